@@ -1,0 +1,100 @@
+"""forge_full on the sample vault with the default model, timed; training throughput beside it.
+
+Usage: make bench   (runs this with every other benchmark)
+Records: e2e.make_run_s, train.tokens_per_s, train.s_per_step, and machine.matmul_gflops measured
+in the same run, since these 2-core machines are noisy and figures only compare within a run.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import record  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = "make bench"
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """fp32 matmul throughput of this machine right now, for context."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return round(2 * size**3 * repeats / (time.perf_counter() - started) / 1e9, 1)
+
+
+def main() -> None:
+    """Run forge_full in a fresh FORGE_HOME (downloads cached) and record the figures."""
+    home = ROOT / "bench" / "out" / "e2e-home"
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "dagster").mkdir(parents=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    env = {
+        **os.environ,
+        "FORGE_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "FORGE_CACHE_DIR": str(ROOT / ".forge" / "cache"),
+    }
+    subprocess.run([sys.executable, "-m", "forge_pipeline.cli", "prepare"], env=env, check=True)
+    gflops_before = matmul_gflops()
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "forge_pipeline.definitions",
+            "-j",
+            "forge_full",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = round(time.perf_counter() - started, 1)
+    metrics = json.loads((home / "artifacts" / "lora_adapter" / "metrics.json").read_text())
+    record(
+        "machine.matmul_gflops",
+        round((gflops_before + matmul_gflops()) / 2, 1),
+        "GFLOP/s",
+        COMMAND,
+        "fp32 1024x1024 torch.mm, mean of before and after the run",
+    )
+    record(
+        "e2e.make_run_s",
+        wall,
+        "s",
+        COMMAND,
+        "dagster job execute forge_full, sample vault, default model, model already prepared",
+    )
+    record(
+        "train.tokens_per_s",
+        metrics["tokens_per_s"],
+        "tokens/s",
+        COMMAND,
+        f"SmolLM2-135M LoRA, {metrics['precision']}, {metrics['threads']} threads, "
+        f"batch from forge.yaml, {metrics['steps']} steps",
+    )
+    record("train.s_per_step", round(metrics["train_seconds"] / metrics["steps"], 2), "s", COMMAND)
+    record(
+        "train.eval_loss_drop",
+        round(metrics["base_eval_loss"] - metrics["tuned_eval_loss"], 4),
+        "nats",
+        COMMAND,
+        f"base {metrics['base_eval_loss']} -> tuned {metrics['tuned_eval_loss']}",
+    )
+
+
+if __name__ == "__main__":
+    main()

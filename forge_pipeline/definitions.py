@@ -1,0 +1,17 @@
+"""Forge's Dagster definitions: the stages under defs/, with resources bound once."""
+
+import dagster as dg
+
+import forge_pipeline.defs
+from forge_pipeline.defs.resources import ForgeResource, HardwareResource
+
+defs = dg.Definitions.merge(
+    dg.load_defs(defs_root=forge_pipeline.defs),
+    dg.Definitions(
+        resources={
+            "forge": ForgeResource(),
+            "hardware": HardwareResource(),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        }
+    ),
+)

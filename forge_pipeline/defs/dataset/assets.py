@@ -1,0 +1,128 @@
+"""reflection_examples and curated_dataset: from parsed notes to train/val chat JSONL."""
+
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+
+from forge_pipeline.defs.resources import ForgeResource
+from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.curation import assistant_text, curate
+from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl
+from forge_pipeline.lib.layout import Layout
+from forge_pipeline.lib.reflections import examples_from_note
+from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.vault import Note
+
+
+@dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
+def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
+    """One chat example (system, user question, assistant reflection) per reflection found."""
+    settings = forge.settings()
+    layout = forge.layout()
+    frame = pd.read_parquet(Layout.require(layout.notes, "vault_notes"))
+    examples = []
+    for row in frame.itertuples(index=False):
+        note = Note(
+            path=row.path,
+            title=row.title,
+            date=row.date,
+            tags=list(row.tags),
+            body=row.body,
+            sha256=row.sha256,
+        )
+        examples.extend(examples_from_note(note, settings.extraction, settings.system_prompt))
+    write_jsonl(layout.examples, examples)
+    kinds = Counter(e["kind"] for e in examples)
+    sha = sha256_file(layout.examples)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(layout.examples)),
+            "examples": len(examples),
+            "notes_with_reflections": len({e["source_file"] for e in examples}),
+            "by_kind": dg.MetadataValue.md(
+                markdown_table(["kind", "examples"], kinds.most_common())
+            ),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    ["source", "question", "reflection"],
+                    [
+                        (
+                            e["source_file"],
+                            e["messages"][1]["content"],
+                            e["messages"][2]["content"][:160],
+                        )
+                        for e in examples[:5]
+                    ],
+                )
+            ),
+            "sha256": sha,
+        },
+        data_version=dg.DataVersion(sha[:16]),
+    )
+
+
+@dg.asset(
+    group_name="dataset",
+    kinds={"jsonl"},
+    deps=["reflection_examples"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "enough_examples",
+            asset="curated_dataset",
+            blocking=True,
+            description="At least curation.min_examples training examples.",
+        ),
+        dg.AssetCheckSpec(
+            "train_val_disjoint",
+            asset="curated_dataset",
+            blocking=True,
+            description="No source file is in both train and val.",
+        ),
+    ],
+)
+def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
+    """Duplicates and length outliers removed; train/val split by source file."""
+    settings = forge.settings()
+    layout = forge.layout()
+    examples = read_jsonl(Layout.require(layout.examples, "reflection_examples"))
+    curated = curate(examples, settings.curation)
+    write_jsonl(layout.train, curated.train)
+    write_jsonl(layout.val, curated.val)
+    train_files = {e["source_file"] for e in curated.train}
+    shared = sorted(train_files & {e["source_file"] for e in curated.val})
+    lengths = [len(assistant_text(e)) for e in curated.train + curated.val]
+    sha = sha256_file(layout.train)[:8] + sha256_file(layout.val)[:8]
+    minimum = settings.curation.min_examples
+    enough = len(curated.train) >= minimum and len(curated.val) > 0
+    return dg.MaterializeResult(
+        metadata={
+            "train_path": dg.MetadataValue.path(str(layout.train)),
+            "val_path": dg.MetadataValue.path(str(layout.val)),
+            "train_examples": len(curated.train),
+            "val_examples": len(curated.val),
+            **{f"dropped_{reason}": count for reason, count in curated.dropped.items()},
+            "mean_chars": round(sum(lengths) / max(len(lengths), 1), 1),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="enough_examples",
+                passed=enough,
+                metadata={
+                    "train_examples": len(curated.train),
+                    "val_examples": len(curated.val),
+                    "minimum": minimum,
+                },
+                description=None
+                if enough
+                else f"{len(curated.train)} train / {len(curated.val)} val examples (minimum "
+                f"{minimum} train, 1 val); add reflections or lower curation.min_examples.",
+            ),
+            dg.AssetCheckResult(
+                check_name="train_val_disjoint",
+                passed=not shared,
+                metadata={"shared_files": len(shared)},
+            ),
+        ],
+        data_version=dg.DataVersion(sha),
+    )

@@ -1,0 +1,161 @@
+"""Forge settings: forge.yaml, then FORGE_* environment variables, then explicit overrides."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = "default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Extraction(_Section):
+    reflection_tags: list[str] = [
+        "reflection",
+        "insight",
+        "learning",
+        "decision",
+        "takeaway",
+        "realization",
+        "gratitude",
+    ]
+    phrase_patterns: list[str] = [
+        "looking back",
+        "i realize",
+        "i realise",
+        "i wonder",
+        "in hindsight",
+    ]
+    section_headers: list[str] = ["reflections", "reflection", "learnings", "takeaways", "insights"]
+
+
+class Curation(_Section):
+    min_chars: int = 60
+    max_chars: int = 1500
+    val_fraction: float = 0.15
+    min_examples: int = 30
+    seed: int = 42
+
+
+class Training(_Section):
+    max_steps: int = 40
+    batch_size: int = 4
+    grad_accum: int = 1
+    learning_rate: float = 2e-4
+    lora_r: int = 16
+    lora_alpha: int = 32
+    max_length: int = 256
+    threads: int = 0
+    seed: int = 42
+
+
+class Export(_Section):
+    gguf_type: str = "q8_0"
+
+
+class Registry(_Section):
+    keep_versions: int = 5
+
+
+class Settings(_Section):
+    vault: Path = Path("examples/vault")
+    home: Path = Path(".forge")
+    cache_dir: Path | None = None
+    base_model: str = DEFAULT_MODEL
+    system_prompt: str = "You are a reflective journaling companion."
+    extraction: Extraction = Extraction()
+    curation: Curation = Curation()
+    training: Training = Training()
+    export: Export = Export()
+    registry: Registry = Registry()
+    smoke_prompt: str = "What have I learned lately?"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.home / "registry"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.cache / "models"
+
+    @property
+    def tools_dir(self) -> Path:
+        return self.cache / "tools"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong."""
+
+
+def config_path() -> Path:
+    """The forge.yaml in use: FORGE_CONFIG, else the project's own."""
+    return Path(os.environ.get("FORGE_CONFIG", PROJECT_ROOT / "forge.yaml")).resolve()
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read forge.yaml, apply FORGE_* variables and dotted-key overrides, resolve paths."""
+    path = path or config_path()
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file.") from exc
+    for dotted, value in _env_overrides(Settings).items():
+        _set_dotted(raw, dotted, value)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, yaml.safe_load(value) if isinstance(value, str) else value)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid Forge settings in {path} or FORGE_* variables: {exc}") from exc
+    base = path.parent
+    settings.vault = (base / settings.vault.expanduser()).resolve()
+    settings.home = (base / settings.home.expanduser()).resolve()
+    if settings.cache_dir is not None:
+        settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()
+    local_model = base / settings.base_model
+    if settings.base_model != DEFAULT_MODEL and local_model.exists():
+        settings.base_model = str(local_model.resolve())
+    return settings
+
+
+def env_name(dotted: str) -> str:
+    """The environment variable that overrides a dotted settings key."""
+    return "FORGE_" + dotted.replace(".", "_").upper()
+
+
+def _env_overrides(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.update(_env_overrides(annotation, dotted + "."))
+        elif (value := os.environ.get(env_name(dotted))) is not None:
+            found[dotted] = (
+                value if annotation in (str, Path, Path | None) else yaml.safe_load(value)
+            )
+    return found
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

@@ -1,0 +1,26 @@
+"""Where each stage keeps its artifacts under FORGE_HOME."""
+
+from pathlib import Path
+
+from forge_pipeline.lib.config import Settings
+
+
+class Layout:
+    """One place that names every artifact path, so stages agree on them."""
+
+    def __init__(self, settings: Settings):
+        root = settings.artifacts_dir
+        self.notes = root / "vault_notes" / "notes.parquet"
+        self.examples = root / "reflection_examples" / "examples.jsonl"
+        self.train = root / "curated_dataset" / "train.jsonl"
+        self.val = root / "curated_dataset" / "val.jsonl"
+        self.adapter = root / "lora_adapter"
+        self.merged = root / "merged_model"
+        self.gguf = root / "gguf_model" / f"model-{settings.export.gguf_type}.gguf"
+
+    @staticmethod
+    def require(path: Path, asset: str) -> Path:
+        """The path, or a clear error naming the asset to materialize first."""
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing; materialize {asset} first.")
+        return path

@@ -1,0 +1,195 @@
+"""Find reflections in parsed notes and turn each into a chat-format training example."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from forge_pipeline.lib.config import Extraction
+from forge_pipeline.lib.vault import Note
+
+_HEADER = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_EMBED = re.compile(r"!\[\[[^\]]*\]\]")
+_WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"(?<![\w/&\[])#[A-Za-z][\w\-/]*")
+_CHECKBOX = re.compile(r"^\s*[-*+]\s+\[.\]\s*", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
+_QUOTE = re.compile(r"^\s*>\s?(?:\[![^\]]*\][+-]?\s*)?", re.MULTILINE)
+_COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.DOTALL)
+_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.*?\S)?)\1")
+_DATAVIEW = re.compile(r"^\s*[\w-]+::.*$", re.MULTILINE)
+_SPACES = re.compile(r"[ \t]+")
+
+QUESTIONS = {
+    "decision": [
+        "What did I decide, and why?",
+        "Which decision did I make that day, and what was my reasoning?",
+        "Walk me through a choice I made recently.",
+    ],
+    "insight": [
+        "What insight stayed with me?",
+        "What did I notice about myself that day?",
+        "What is something I understood more clearly?",
+    ],
+    "learning": [
+        "What did I learn?",
+        "What lesson did I take from that day?",
+        "What have I been learning lately?",
+    ],
+    "takeaway": [
+        "What was my main takeaway?",
+        "If I had to keep one thing from that day, what would it be?",
+    ],
+    "realization": [
+        "What did I come to realize?",
+        "What became clear to me?",
+    ],
+    "wonder": [
+        "What question has been on my mind?",
+        "What am I curious or unsure about?",
+    ],
+    "hindsight": [
+        "Looking back, what do I see now that I did not see then?",
+        "How do I see that period with some distance?",
+    ],
+    "gratitude": [
+        "What was I grateful for?",
+        "What made me thankful that day?",
+    ],
+    "reflection": [
+        "How would I reflect on that day?",
+        "What was on my mind when I looked back on that time?",
+        "Share a reflection from my journal.",
+    ],
+}
+_HEADER_KINDS = {
+    "learnings": "learning",
+    "takeaways": "takeaway",
+    "insights": "insight",
+    "lessons": "learning",
+    "reflections": "reflection",
+}
+_PHRASE_KINDS = {
+    "wonder": "wonder",
+    "realiz": "realization",
+    "realis": "realization",
+    "looking back": "hindsight",
+    "hindsight": "hindsight",
+    "learned": "learning",
+}
+
+
+@dataclass
+class Reflection:
+    """One span of a note that reflects, and what kind of reflection it is."""
+
+    text: str
+    kind: str
+    found_by: str
+
+
+def plain_text(markdown: str) -> str:
+    """Reduce Obsidian Markdown to clean prose: no tags, link brackets, comments or markup."""
+    text = _COMMENTS.sub(" ", _CODE.sub(" ", markdown))
+    text = _EMBED.sub(" ", text)
+    text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1).rsplit("/", 1)[-1], text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _DATAVIEW.sub(" ", text)
+    text = _CHECKBOX.sub("", text)
+    text = _BULLET.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _TAG.sub(" ", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    text = " ".join(line for line in lines if line)
+    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+
+
+def find_reflections(body: str, rules: Extraction) -> list[Reflection]:
+    """Reflection sections (by header) and paragraphs (by tag or phrase) of one note body."""
+    headers = {h.lower() for h in rules.section_headers}
+    tags = {t.lower() for t in rules.reflection_tags}
+    phrases = [p.lower() for p in rules.phrase_patterns]
+    found: list[Reflection] = []
+    for heading, section in _sections(body):
+        if heading and heading.lower() in headers:
+            text = plain_text(section)
+            if text:
+                found.append(
+                    Reflection(
+                        text, _HEADER_KINDS.get(heading.lower(), "reflection"), f"header:{heading}"
+                    )
+                )
+            continue
+        for paragraph in re.split(r"\n\s*\n", section):
+            reflection = _paragraph_reflection(paragraph, tags, phrases)
+            if reflection:
+                found.append(reflection)
+    return found
+
+
+def _paragraph_reflection(paragraph: str, tags: set[str], phrases: list[str]) -> Reflection | None:
+    if _BULLET.match(paragraph) and "#" not in paragraph:
+        return None  # plain log lines, not reflections
+    text = plain_text(paragraph)
+    if not text:
+        return None
+    para_tags = [t[1:].lower() for t in _TAG.findall(_CODE.sub(" ", paragraph))]
+    if matched := next((t for t in para_tags if t in tags), None):
+        return Reflection(text, matched, f"tag:#{matched}")
+    lowered = text.lower()
+    if phrase := next((p for p in phrases if p in lowered), None):
+        kind = next((k for key, k in _PHRASE_KINDS.items() if key in phrase), "reflection")
+        return Reflection(text, kind, f"phrase:{phrase}")
+    return None
+
+
+def _sections(body: str) -> list[tuple[str | None, str]]:
+    """Split a body at headers: (heading text or None, the text under it)."""
+    sections: list[tuple[str | None, str]] = []
+    heading, lines = None, []
+    in_code = False
+    for line in body.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code = not in_code
+        match = None if in_code else _HEADER.match(line)
+        if match:
+            sections.append((heading, "\n".join(lines)))
+            heading, lines = plain_text(match.group(2)), []
+        else:
+            lines.append(line)
+    sections.append((heading, "\n".join(lines)))
+    return [(h, s) for h, s in sections if s.strip()]
+
+
+def question_for(reflection: Reflection, note: Note) -> str:
+    """A user turn that fits the reflection, varied deterministically by its text."""
+    options = QUESTIONS.get(reflection.kind, QUESTIONS["reflection"])
+    seed = int(hashlib.sha256(reflection.text.encode()).hexdigest(), 16)
+    question = options[seed % len(options)]
+    if note.date and seed % 3 == 0:
+        return f"From my journal on {note.date}: {question[0].lower()}{question[1:]}"
+    if not note.date and seed % 3 == 0:
+        return f"About '{note.title}': {question[0].lower()}{question[1:]}"
+    return question
+
+
+def examples_from_note(note: Note, rules: Extraction, system_prompt: str) -> list[dict[str, Any]]:
+    """Chat-format examples for every reflection in one note."""
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": system_prompt},
+                {"role": "user", "content": question_for(reflection, note)},
+                {"role": "assistant", "content": reflection.text},
+            ],
+            "source_file": note.path,
+            "tags": note.tags,
+            "date": note.date,
+            "kind": reflection.kind,
+            "found_by": reflection.found_by,
+        }
+        for reflection in find_reflections(note.body, rules)
+    ]

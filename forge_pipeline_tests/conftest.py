@@ -1,0 +1,52 @@
+"""Shared fixtures: an isolated FORGE_HOME per test, the sample vault, the tiny test model."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from forge_pipeline.lib.config import PROJECT_ROOT, load_settings
+from forge_pipeline.lib.reflections import examples_from_note
+from forge_pipeline.lib.vault import scan_vault
+from forge_pipeline_tests.tiny_model import build_tiny_model
+
+SAMPLE_VAULT = PROJECT_ROOT / "examples" / "vault"
+SHARED_CACHE = PROJECT_ROOT / ".forge" / "cache"
+
+
+@pytest.fixture(autouse=True)
+def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own FORGE_HOME; downloads are shared through one cache."""
+    for name in list(os.environ):
+        if name.startswith("FORGE_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "forge-home"
+    monkeypatch.setenv("FORGE_HOME", str(home))
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(SHARED_CACHE))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with a tokenizer trained on the sample vault's reflections."""
+    settings = load_settings()
+    texts = [settings.system_prompt]
+    for note in scan_vault(SAMPLE_VAULT).notes:
+        for example in examples_from_note(note, settings.extraction, settings.system_prompt):
+            texts.extend(m["content"] for m in example["messages"][1:])
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), texts)
+
+
+def tiny_overrides(tiny_model: Path, **extra: str) -> dict[str, str]:
+    """Run-config overrides that make the whole chain train the tiny model in seconds."""
+    return {
+        "base_model": str(tiny_model),
+        "training.max_steps": "30",
+        "training.batch_size": "8",
+        "training.learning_rate": "0.005",
+        "training.max_length": "128",
+        "curation.min_examples": "20",
+        "export.gguf_type": "f16",
+        **extra,
+    }

@@ -1,0 +1,24 @@
+"""The real default model (SmolLM2-135M-Instruct from PyPI) through the whole chain, briefly.
+
+Does not touch: Docker, the web UI. Slow: prepares the model once, then ~2 minutes of CPU.
+"""
+
+import pytest
+
+from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline_tests.test_chain_tiny import materialize_chain, metadata
+
+
+@pytest.mark.slow
+def test_default_model_short_run_deploys_an_answering_gguf(forge_env):
+    result = materialize_chain({"training.max_steps": "8", "export.gguf_type": "q8_0"})
+    assert result.success
+    training = metadata(result, "lora_adapter")
+    assert training["base_model"].endswith("SmolLM2-135M-Instruct")
+    assert training["last_train_loss"] < training["first_train_loss"]
+    assert training["tuned_eval_loss"] < training["base_eval_loss"]
+    gguf = metadata(result, "gguf_model")
+    assert gguf["chat_template_embedded"] is True
+    assert len(gguf["reply"].split()) >= 3
+    registry = ModelRegistry(forge_env / "registry")
+    assert registry.current_version() == metadata(result, "deployed_model")["version"] == "v0001"

@@ -1,0 +1,117 @@
+"""The whole chain, materialized with the tiny test model: vault to deployed GGUF.
+
+Does not touch: the default SmolLM2 model (see test_chain_default.py), Docker, the web UI.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from llama_cpp import Llama
+
+from forge_pipeline.definitions import defs
+from forge_pipeline.defs.resources import ForgeResource, HardwareResource
+from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline_tests.conftest import tiny_overrides
+
+CHAIN = [
+    "vault_notes",
+    "reflection_examples",
+    "curated_dataset",
+    "lora_adapter",
+    "merged_model",
+    "gguf_model",
+    "deployed_model",
+]
+
+
+def materialize_chain(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
+    """Run every asset of the chain in process with the given settings overrides."""
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    return dg.materialize(
+        assets,
+        resources={
+            "forge": ForgeResource(overrides=overrides),
+            "hardware": HardwareResource(),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        },
+        raise_on_error=False,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """Plain metadata values of an asset's materialization in this run."""
+    event = result.asset_materializations_for_node(asset)[0]
+    return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One full run shared by this module's tests, in its own FORGE_HOME."""
+    home = tmp_path_factory.mktemp("chain-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORGE_HOME", str(home))
+        result = materialize_chain(tiny_overrides(tiny_model))
+    return result, home
+
+
+def test_every_stage_materializes(chain_run):
+    result, _ = chain_run
+    assert result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert done == set(CHAIN)
+
+
+def test_checks_pass(chain_run):
+    result, _ = chain_run
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {
+        "enough_examples": True,
+        "train_val_disjoint": True,
+        "tuned_beats_base": True,
+    }
+
+
+def test_vault_notes_accounts_for_broken_files(chain_run):
+    result, _ = chain_run
+    meta = metadata(result, "vault_notes")
+    assert meta["files_seen"] == meta["notes_parsed"] + meta["notes_skipped"]
+    assert meta["notes_skipped"] == 2
+    assert "not valid UTF-8" in meta["skipped_files"]
+    assert "empty file" in meta["skipped_files"]
+    assert meta["notes_with_problems"] == 1
+
+
+def test_training_lowers_the_loss(chain_run):
+    result, _ = chain_run
+    meta = metadata(result, "lora_adapter")
+    assert meta["steps"] == 30
+    assert meta["last_train_loss"] < meta["first_train_loss"]
+    assert meta["tuned_eval_loss"] < meta["base_eval_loss"]
+    assert meta["precision"] == "fp32"
+    assert meta["tokens_per_s"] > 0
+
+
+def test_deployed_gguf_loads_and_answers(chain_run):
+    result, home = chain_run
+    meta = metadata(result, "deployed_model")
+    registry = ModelRegistry(home / "registry")
+    current = registry.current_model()
+    assert meta["version"] == registry.current_version() == "v0001"
+    assert current.read_bytes()[:4] == b"GGUF"
+    llm = Llama(model_path=str(current), n_ctx=256, n_threads=2, verbose=False)
+    reply = llm.create_chat_completion(
+        messages=[{"role": "user", "content": "What did I learn?"}], max_tokens=8
+    )
+    assert reply["usage"]["completion_tokens"] > 0
+    assert llm.metadata["tokenizer.chat_template"].count("<|im_start|>") >= 1
+    llm.close()
+    assert metadata(result, "gguf_model")["chat_template_embedded"] is True
+
+
+def test_blocking_check_stops_deploy_when_training_fails_to_help(tiny_model: Path, forge_env):
+    result = materialize_chain(tiny_overrides(tiny_model, **{"training.learning_rate": "0.0"}))
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations["tuned_beats_base"] is False
+    assert not result.asset_materializations_for_node("deployed_model")
+    assert not (forge_env / "registry" / "current").exists()

@@ -1,0 +1,63 @@
+"""The definitions load and hold the chain, its checks and the forge_full job.
+
+Does not touch: any asset's execution.
+"""
+
+import subprocess
+import sys
+
+from forge_pipeline.definitions import defs
+from forge_pipeline_tests.test_chain_tiny import CHAIN
+
+
+def test_definitions_hold_the_seven_assets():
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == set(CHAIN)
+
+
+def test_lineage_runs_vault_to_deployed_model():
+    graph = defs.resolve_asset_graph()
+    for upstream, downstream in zip(CHAIN, CHAIN[1:], strict=False):
+        parents = {k.to_user_string() for k in graph.get(downstream_key(downstream)).parent_keys}
+        assert parents == {upstream}
+
+
+def downstream_key(name: str):
+    import dagster as dg
+
+    return dg.AssetKey(name)
+
+
+def test_checks_are_declared_and_gate_the_chain():
+    graph = defs.resolve_asset_graph()
+    checks = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking
+        for key in graph.asset_check_keys
+    }
+    assert checks == {
+        ("curated_dataset", "enough_examples"): True,
+        ("curated_dataset", "train_val_disjoint"): True,
+        ("lora_adapter", "tuned_beats_base"): True,
+    }
+
+
+def test_forge_full_job_exists():
+    assert defs.resolve_job_def("forge_full").name == "forge_full"
+
+
+def test_dagster_cli_validates_definitions():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "forge_pipeline.definitions",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
