@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated FORGE_HOME per test, the sample vault, the tiny test model."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,15 @@ SHARED_CACHE = PROJECT_ROOT / ".forge" / "cache"
 
 @pytest.fixture(autouse=True)
 def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own FORGE_HOME; downloads are shared through one cache."""
+    """Each test gets its own FORGE_HOME and DAGSTER_HOME; downloads share one cache."""
     for name in list(os.environ):
         if name.startswith("FORGE_"):
             monkeypatch.delenv(name)
     home = tmp_path / "forge-home"
+    (home / "dagster").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster" / "dagster.yaml")
     monkeypatch.setenv("FORGE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("FORGE_CACHE_DIR", str(SHARED_CACHE))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
