@@ -1,4 +1,4 @@
-"""`forge`: thin conveniences around the pipeline (prepare, ask, status)."""
+"""`forge`: thin conveniences around the pipeline (prepare, serve, chat, ask, rollback, status)."""
 
 import os
 
@@ -6,9 +6,12 @@ import typer
 from rich.console import Console
 
 from forge_pipeline.lib.base_model import ModelError, resolve_base_model
-from forge_pipeline.lib.config import ConfigError, load_settings
-from forge_pipeline.lib.gguf_export import GGUFError, converter_dir, validate_gguf
+from forge_pipeline.lib.config import ConfigError, Settings, load_settings
+from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
+from forge_pipeline.lib.gguf_export import converter_dir
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
+from forge_pipeline.serving.client import ServerClient, ServerError
+from forge_pipeline.serving.server import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 app = typer.Typer(
     help="Forge: your notes vault, fine-tuned into a local model.",
@@ -16,7 +19,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-_USER_ERRORS = (ConfigError, ModelError, GGUFError, RegistryError, FileNotFoundError)
+_USER_ERRORS = (ConfigError, ModelError, GGUFError, RegistryError, ServerError, FileNotFoundError)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(exc)
+        raise
 
 
 def _fail(exc: Exception) -> None:
@@ -24,11 +35,16 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+def _server(settings: Settings, url: str | None) -> ServerClient:
+    url = url or f"http://{settings.serving.host}:{settings.serving.port}"
+    return ServerClient(url, os.environ.get(ADMIN_TOKEN_ENV))
+
+
 @app.command()
 def prepare() -> None:
     """Download and prepare the base model and llama.cpp's converter (done once)."""
+    settings = _settings()
     try:
-        settings = load_settings()
         with console.status("Preparing the base model…"):
             model = resolve_base_model(settings)
         with console.status("Fetching llama.cpp's converter…"):
@@ -39,24 +55,119 @@ def prepare() -> None:
 
 
 @app.command()
-def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in forge.yaml.")) -> None:
-    """Answer one prompt with the deployed model."""
+def serve(
+    host: str = typer.Option(None, help="Default: serving.host (127.0.0.1)."),
+    port: int = typer.Option(None, help="Default: serving.port."),
+) -> None:
+    """Serve the deployed model: OpenAI API, /health, /admin/* (token in FORGE_ADMIN_TOKEN)."""
+    import uvicorn
+
+    from forge_pipeline.serving.server import create_forge_app
+
+    settings = _settings()
+    serving = settings.serving.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v}
+    )
     try:
-        settings = load_settings()
+        application = create_forge_app(
+            ModelRegistry(settings.registry_dir), serving, os.environ.get(ADMIN_TOKEN_ENV)
+        )
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    if not os.environ.get(ADMIN_TOKEN_ENV):
+        console.print(f"[yellow]{ADMIN_TOKEN_ENV} is not set: hot reload is off.[/yellow]")
+    console.print(f"Serving model '{MODEL_ALIAS}' on http://{serving.host}:{serving.port}/v1")
+    uvicorn.run(application, host=serving.host, port=serving.port, log_level="warning")
+
+
+@app.command()
+def chat(
+    url: str = typer.Option(None, help="A running server; default: the current GGUF in process."),
+) -> None:
+    """Chat in the terminal with history and streaming; empty line or Ctrl-D to leave."""
+    settings = _settings()
+    history = [{"role": "system", "content": settings.system_prompt}]
+    try:
+        stream = _server_stream(settings, url) if url else _local_stream(settings)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    while True:
+        try:
+            prompt = console.input("[bold]You[/bold]: ").strip()
+        except EOFError:
+            break
+        if not prompt:
+            break
+        history.append({"role": "user", "content": prompt})
+        console.print("[bold]Forge[/bold]: ", end="")
+        reply = ""
+        for piece in stream(history):
+            reply += piece
+            console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+        history.append({"role": "assistant", "content": reply})
+
+
+def _local_stream(settings: Settings):
+    llm = load_llama(
+        ModelRegistry(settings.registry_dir).current_model(),
+        settings.serving.threads,
+        n_ctx=settings.serving.n_ctx,
+    )
+
+    def stream(history):
+        for chunk in llm.create_chat_completion(messages=history, max_tokens=256, stream=True):
+            yield chunk["choices"][0]["delta"].get("content") or ""
+
+    return stream
+
+
+def _server_stream(settings: Settings, url: str):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="local")
+
+    def stream(history):
+        for chunk in client.chat.completions.create(
+            model=MODEL_ALIAS, messages=history, max_tokens=256, stream=True
+        ):
+            yield chunk.choices[0].delta.content or ""
+
+    return stream
+
+
+@app.command()
+def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in forge.yaml.")) -> None:
+    """Answer one prompt with the deployed model, in process."""
+    settings = _settings()
+    prompt = prompt or settings.smoke_prompt
+    try:
         registry = ModelRegistry(settings.registry_dir)
-        model = registry.current_model()
         with console.status("Loading the deployed model…"):
             answer = validate_gguf(
-                model,
-                prompt or settings.smoke_prompt,
-                settings.system_prompt,
-                settings.training.threads,
+                registry.current_model(), prompt, settings.system_prompt, settings.serving.threads
             )
     except _USER_ERRORS as exc:
         _fail(exc)
-    version = registry.current_version()
-    console.print(f"[bold]You[/bold] ({version}): {prompt or settings.smoke_prompt}")
+    console.print(f"[bold]You[/bold] ({registry.current_version()}): {prompt}")
     console.print(f"[bold]Forge[/bold]: {answer.reply}")
+
+
+@app.command()
+def rollback(
+    url: str = typer.Option(None, help="Default: the configured server, if it is up."),
+) -> None:
+    """Make the previous version current again, in the registry and in a running server."""
+    settings = _settings()
+    try:
+        version = ModelRegistry(settings.registry_dir).rollback()
+        console.print(f"current model: {version}")
+        server = _server(settings, url)
+        if server.is_up():
+            server.reload(version)
+            console.print(f"server at {server.base_url} now serves {version}")
+    except _USER_ERRORS as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -64,10 +175,7 @@ def status() -> None:
     """The latest forge_full run in the Dagster instance and the deployed version."""
     import dagster as dg
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _fail(exc)
+    settings = _settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster"))
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name="forge_full"), limit=1)

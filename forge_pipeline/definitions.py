@@ -3,7 +3,7 @@
 import dagster as dg
 
 import forge_pipeline.defs
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource
+from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 
 defs = dg.Definitions.merge(
     dg.load_defs(defs_root=forge_pipeline.defs),
@@ -12,6 +12,7 @@ defs = dg.Definitions.merge(
             "forge": ForgeResource(),
             "hardware": HardwareResource(),
             "pipes_subprocess_client": dg.PipesSubprocessClient(),
+            "model_server": ModelServerResource(),
         }
     ),
 )

@@ -51,6 +51,29 @@ def tiny_overrides(tiny_model: Path, **extra: str) -> dict[str, str]:
         "training.learning_rate": "0.005",
         "training.max_length": "128",
         "curation.min_examples": "20",
-        "export.gguf_type": "f16",
         **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model as an f16 GGUF, written by llama.cpp's converter."""
+    from forge_pipeline.lib.gguf_export import convert_to_gguf
+
+    target = tmp_path_factory.mktemp("tiny-gguf") / "model-f16.gguf"
+    return convert_to_gguf(tiny_model, target, "f16", SHARED_CACHE / "tools")
+
+
+def write_gguf(path: Path, general_type: str, chat_template: str | None) -> Path:
+    """A small header-only GGUF with the given type and template, for refusal tests."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    writer.add_type(general_type)
+    if chat_template:
+        writer.add_chat_template(chat_template)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

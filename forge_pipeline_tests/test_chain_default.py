@@ -11,7 +11,7 @@ from forge_pipeline_tests.test_chain_tiny import materialize_chain, metadata
 
 @pytest.mark.slow
 def test_default_model_short_run_deploys_an_answering_gguf(forge_env):
-    result = materialize_chain({"training.max_steps": "8", "export.gguf_type": "q8_0"})
+    result = materialize_chain({"training.max_steps": "8"})
     assert result.success
     training = metadata(result, "lora_adapter")
     assert training["base_model"].endswith("SmolLM2-135M-Instruct")

@@ -10,7 +10,7 @@ import pytest
 from llama_cpp import Llama
 
 from forge_pipeline.definitions import defs
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource
+from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 from forge_pipeline.lib.registry import ModelRegistry
 from forge_pipeline_tests.conftest import tiny_overrides
 
@@ -25,8 +25,10 @@ CHAIN = [
 ]
 
 
-def materialize_chain(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
-    """Run every asset of the chain in process with the given settings overrides."""
+def materialize_chain(
+    overrides: dict[str, str], server_url: str = "http://127.0.0.1:9"
+) -> dg.ExecuteInProcessResult:
+    """Run every asset of the chain in process; by default no model server is listening."""
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     return dg.materialize(
         assets,
@@ -34,6 +36,7 @@ def materialize_chain(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
             "forge": ForgeResource(overrides=overrides),
             "hardware": HardwareResource(),
             "pipes_subprocess_client": dg.PipesSubprocessClient(),
+            "model_server": ModelServerResource(url=server_url),
         },
         raise_on_error=False,
     )
@@ -69,6 +72,7 @@ def test_checks_pass(chain_run):
         "enough_examples": True,
         "train_val_disjoint": True,
         "tuned_beats_base": True,
+        "beats_deployed": True,
     }
 
 
@@ -107,6 +111,20 @@ def test_deployed_gguf_loads_and_answers(chain_run):
     assert llm.metadata["tokenizer.chat_template"].count("<|im_start|>") >= 1
     llm.close()
     assert metadata(result, "gguf_model")["chat_template_embedded"] is True
+    assert current.name == "model-q8_0.gguf"
+
+
+def test_every_export_type_is_registered_with_a_modelfile(chain_run):
+    result, home = chain_run
+    registry = ModelRegistry(home / "registry")
+    manifest = registry.manifest(registry.current_version())
+    assert set(manifest["files"]) == {
+        f"model-{t}.{ext}" for t in ("f16", "q8_0", "q4_k_m") for ext in ("gguf", "Modelfile")
+    }
+    assert manifest["dataset_version"] and manifest["source_run_id"] == result.run_id
+    modelfile = (registry.versions_dir / manifest["version"] / "model-q4_k_m.Modelfile").read_text()
+    assert modelfile.startswith("FROM ./model-q4_k_m.gguf") and '"<|im_end|>"' in modelfile
+    assert "| q4_k_m |" in metadata(result, "gguf_model")["files"]
 
 
 def test_blocking_check_stops_deploy_when_training_fails_to_help(tiny_model: Path, forge_env):

@@ -1,10 +1,14 @@
-"""Resources shared by every stage: settings and hardware."""
+"""Resources shared by every stage: settings, hardware, the model server."""
+
+import os
 
 import dagster as dg
 
 from forge_pipeline.lib.config import Settings, load_settings
 from forge_pipeline.lib.hardware import Hardware, detect_hardware
 from forge_pipeline.lib.layout import Layout
+from forge_pipeline.serving.client import ServerClient
+from forge_pipeline.serving.server import ADMIN_TOKEN_ENV
 
 
 class ForgeResource(dg.ConfigurableResource):
@@ -27,3 +31,15 @@ class HardwareResource(dg.ConfigurableResource):
     def detect(self) -> Hardware:
         """Read the hardware now."""
         return detect_hardware()
+
+
+class ModelServerResource(dg.ConfigurableResource):
+    """A running `forge serve` to hot-reload after a deploy (if it is up)."""
+
+    url: str = ""  # default: http://{serving.host}:{serving.port}
+    admin_token_env: str = ADMIN_TOKEN_ENV  # the variable holding the bearer token, not the token
+
+    def client(self, settings: Settings) -> ServerClient:
+        """A client for the configured server; the token is read from the environment now."""
+        url = self.url or f"http://{settings.serving.host}:{settings.serving.port}"
+        return ServerClient(url, os.environ.get(self.admin_token_env))

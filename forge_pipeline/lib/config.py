@@ -56,7 +56,15 @@ class Training(_Section):
 
 
 class Export(_Section):
-    gguf_type: str = "q8_0"
+    gguf_types: list[str] = ["f16", "q8_0", "q4_k_m"]
+    serve_type: str = "q8_0"
+
+
+class Serving(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8765
+    n_ctx: int = 2048
+    threads: int = 0
 
 
 class Registry(_Section):
@@ -74,6 +82,7 @@ class Settings(_Section):
     training: Training = Training()
     export: Export = Export()
     registry: Registry = Registry()
+    serving: Serving = Serving()
     smoke_prompt: str = "What have I learned lately?"
 
     @property

@@ -1,35 +1,20 @@
-"""GGUF export with llama.cpp's own converter, and validation by loading the file."""
+"""GGUF export: llama.cpp's own converter, then quantization through llama.cpp itself."""
 
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from forge_pipeline.lib.artifacts import atomic_dir, atomic_file, sha256_file
+from forge_pipeline.lib.gguf_check import GGUFError
 
 LLAMA_CPP_SDIST = "llama-cpp-python==0.3.36"
 LLAMA_CPP_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 _CONVERTER_PARTS = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/")
-GGUF_MAGIC = b"GGUF"
-
-
-class GGUFError(RuntimeError):
-    """A GGUF file could not be written or does not load."""
-
-
-@dataclass
-class Validation:
-    """What loading a GGUF and chatting with it showed."""
-
-    architecture: str
-    chat_template: bool
-    reply: str
-    tokens_per_s: float
-    load_seconds: float
+QUANTIZED_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")
 
 
 def converter_dir(tools_dir: Path) -> Path:
@@ -106,50 +91,35 @@ def convert_to_gguf(model_dir: Path, target: Path, outtype: str, tools_dir: Path
     return target
 
 
-def check_header(path: Path) -> None:
-    """Refuse files that are not GGUF before llama.cpp touches them."""
-    with path.open("rb") as handle:
-        if handle.read(4) != GGUF_MAGIC:
-            raise GGUFError(f"{path} is not a GGUF file (bad magic); re-run the export.")
+def quantize_gguf(source: Path, target: Path, gguf_type: str, threads: int = 0) -> Path:
+    """Quantize an f16/f32 GGUF with llama.cpp's own quantizer (q8_0, q4_k_m)."""
+    import llama_cpp
 
-
-def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Validation:
-    """Load the GGUF in llama.cpp and answer one prompt with the file's own chat template."""
-    from llama_cpp import Llama
-
-    check_header(path)
-    threads = threads or os.cpu_count() or 1
-    started = time.perf_counter()
-    try:
-        llm = Llama(
-            model_path=str(path),
-            n_ctx=1024,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-            seed=0,
+    if gguf_type not in QUANTIZED_TYPES:
+        raise GGUFError(
+            f"Unknown GGUF type {gguf_type!r}; use one of "
+            f"{', '.join([*CONVERTER_TYPES, *QUANTIZED_TYPES])}."
         )
-    except ValueError as exc:
-        raise GGUFError(f"llama.cpp cannot load {path} ({exc}); re-run the export.") from exc
-    load_seconds = time.perf_counter() - started
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise GGUFError(f"{path} has no chat template; it would answer in the wrong format.")
-    started = time.perf_counter()
-    answer = llm.create_chat_completion(
-        messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-        max_tokens=64,
-        temperature=0.0,
-    )
-    seconds = time.perf_counter() - started
-    reply = answer["choices"][0]["message"]["content"] or ""
-    tokens = answer["usage"]["completion_tokens"]
-    architecture = llm.metadata.get("general.architecture", "")
-    llm.close()
-    return Validation(
-        architecture,
-        True,
-        reply.strip(),
-        round(tokens / max(seconds, 1e-9), 1),
-        round(load_seconds, 2),
-    )
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, QUANTIZED_TYPES[gguf_type])
+    params.nthread = threads or os.cpu_count() or 1
+    with atomic_file(target) as tmp:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params)
+        if status != 0:
+            raise GGUFError(
+                f"llama.cpp could not quantize {source} to {gguf_type} (status {status})."
+            )
+    return target
+
+
+def export_gguf(
+    model_dir: Path, target: Path, gguf_type: str, tools_dir: Path, f16: Path | None = None
+) -> Path:
+    """One GGUF of the given type: straight from the converter, or quantized from an f16 GGUF."""
+    if gguf_type in CONVERTER_TYPES:
+        return convert_to_gguf(model_dir, target, gguf_type, tools_dir)
+    if f16 is None:
+        raise GGUFError(
+            f"{gguf_type} is quantized from f16: list f16 before it in export.gguf_types."
+        )
+    return quantize_gguf(f16, target, gguf_type)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from forge_pipeline.lib.artifacts import sha256_file
 from forge_pipeline.lib.config import Settings
 
 
@@ -16,7 +17,15 @@ class Layout:
         self.val = root / "curated_dataset" / "val.jsonl"
         self.adapter = root / "lora_adapter"
         self.merged = root / "merged_model"
-        self.gguf = root / "gguf_model" / f"model-{settings.export.gguf_type}.gguf"
+        self.gguf_dir = root / "gguf_model"
+
+    def gguf(self, gguf_type: str) -> Path:
+        """The exported GGUF of one type."""
+        return self.gguf_dir / f"model-{gguf_type}.gguf"
+
+    def dataset_version(self) -> str:
+        """A short content version of the curated train and val files."""
+        return sha256_file(self.train)[:8] + sha256_file(self.val)[:8]
 
     @staticmethod
     def require(path: Path, asset: str) -> Path:

@@ -92,7 +92,7 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
     train_files = {e["source_file"] for e in curated.train}
     shared = sorted(train_files & {e["source_file"] for e in curated.val})
     lengths = [len(assistant_text(e)) for e in curated.train + curated.val]
-    sha = sha256_file(layout.train)[:8] + sha256_file(layout.val)[:8]
+    version = layout.dataset_version()
     minimum = settings.curation.min_examples
     enough = len(curated.train) >= minimum and len(curated.val) > 0
     return dg.MaterializeResult(
@@ -124,5 +124,5 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
                 metadata={"shared_files": len(shared)},
             ),
         ],
-        data_version=dg.DataVersion(sha),
+        data_version=dg.DataVersion(version),
     )

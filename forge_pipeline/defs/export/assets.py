@@ -1,13 +1,31 @@
-"""merged_model and gguf_model: one full model, then a GGUF that llama.cpp loads and answers."""
+"""merged_model and gguf_model: one full model, then GGUFs that llama.cpp loads and answers."""
+
+from pathlib import Path
 
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.lib.artifacts import atomic_file, dir_bytes, sha256_file
+from forge_pipeline.lib.artifacts import atomic_dir, dir_bytes, sha256_file
 from forge_pipeline.lib.base_model import resolve_base_model
-from forge_pipeline.lib.gguf_export import GGUFError, convert_to_gguf, validate_gguf
+from forge_pipeline.lib.config import Settings
+from forge_pipeline.lib.gguf_check import (
+    PERPLEXITY_MARGINS,
+    GGUFError,
+    Inspection,
+    gguf_mean_nll,
+    hf_mean_nll,
+    inspect_gguf,
+    perplexity,
+    val_sequences,
+    validate_gguf,
+)
+from forge_pipeline.lib.gguf_export import export_gguf
+from forge_pipeline.lib.jsonl import read_jsonl
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.merge import merge_adapter
+from forge_pipeline.lib.modelfile import ModelfileError, write_modelfile
+from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline.lib.tables import markdown_table
 
 
 @dg.asset(group_name="export", kinds={"safetensors"}, deps=["lora_adapter"])
@@ -16,10 +34,11 @@ def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
     settings = forge.settings()
     layout = forge.layout()
     merge_adapter(
-        resolve_base_model(settings), Layout.require(layout.adapter, "lora_adapter"), layout.merged
+        resolve_base_model(settings),
+        Layout.require(layout.adapter, "lora_adapter"),
+        layout.merged,
     )
-    weights = layout.merged / "model.safetensors"
-    sha = sha256_file(weights)
+    sha = sha256_file(layout.merged / "model.safetensors")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.merged)),
@@ -31,26 +50,77 @@ def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(group_name="export", kinds={"gguf", "llama_cpp"}, deps=["merged_model"])
-def gguf_model(forge: ForgeResource) -> dg.MaterializeResult:
-    """GGUF by llama.cpp's converter, kept only if llama.cpp loads it and answers a chat."""
+@dg.asset(
+    group_name="export",
+    kinds={"gguf", "llama_cpp"},
+    deps=["merged_model"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "beats_deployed",
+            asset="gguf_model",
+            blocking=True,
+            description="Val loss of the new GGUF is no worse than the deployed model's on the "
+            "same val set (first deploy: than the base model's).",
+        )
+    ],
+)
+def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
+    """GGUFs by llama.cpp (f16, q8_0, q4_k_m), each loaded, scored and given a Modelfile."""
     settings = forge.settings()
     layout = forge.layout()
     merged = Layout.require(layout.merged, "merged_model")
-    with atomic_file(layout.gguf) as candidate:
-        convert_to_gguf(merged, candidate, settings.export.gguf_type, settings.tools_dir)
-        try:
-            check = validate_gguf(
-                candidate, settings.smoke_prompt, settings.system_prompt, settings.training.threads
+    threads = settings.training.threads
+    sequences = val_sequences(merged, read_jsonl(layout.val), settings.training.max_length)
+    merged_ppl = perplexity(hf_mean_nll(merged, sequences))
+    rows, nll_by_type = [], {}
+    with atomic_dir(layout.gguf_dir) as out:
+        f16 = None
+        for gguf_type in settings.export.gguf_types:
+            path = export_gguf(
+                merged, out / f"model-{gguf_type}.gguf", gguf_type, settings.tools_dir, f16=f16
             )
+            f16 = path if gguf_type == "f16" else f16
+            inspection = _inspected(path)
+            nll_by_type[gguf_type] = gguf_mean_nll(path, sequences, threads)
+            ratio = round(perplexity(nll_by_type[gguf_type]) / merged_ppl, 4)
+            margin = PERPLEXITY_MARGINS.get(gguf_type, 1.05)
+            if ratio > margin:
+                raise dg.Failure(
+                    description=f"{path.name}: perplexity {ratio}x the merged model's (allowed "
+                    f"{margin}x); not deployed. Re-export, or drop {gguf_type} from "
+                    "export.gguf_types."
+                )
+            try:
+                write_modelfile(path, inspection.chat_template, settings.system_prompt)
+            except ModelfileError as exc:
+                context.log.warning(str(exc))
+            rows.append((gguf_type, path.stat().st_size, perplexity(nll_by_type[gguf_type]), ratio))
+        served = out / f"model-{settings.export.serve_type}.gguf"
+        if not served.exists():
+            raise dg.Failure(
+                description=f"export.serve_type {settings.export.serve_type!r} is "
+                "not in export.gguf_types; add it there."
+            )
+        try:
+            check = validate_gguf(served, settings.smoke_prompt, settings.system_prompt, threads)
         except GGUFError as exc:
             raise dg.Failure(description=f"The exported GGUF failed validation: {exc}") from exc
-    sha = sha256_file(layout.gguf)
+    served = layout.gguf(settings.export.serve_type)
+    new_loss = nll_by_type[settings.export.serve_type]
+    reference, reference_loss = _reference_loss(settings, sequences, threads)
+    passed = new_loss <= reference_loss + 1e-6
+    sha = sha256_file(served)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(layout.gguf)),
-            "type": settings.export.gguf_type,
-            "bytes": layout.gguf.stat().st_size,
+            "path": dg.MetadataValue.path(str(layout.gguf_dir)),
+            "served_file": served.name,
+            "files": dg.MetadataValue.md(
+                markdown_table(
+                    ["type", "bytes", "val perplexity", "vs merged (transformers)"], rows
+                )
+            ),
+            "merged_val_perplexity": merged_ppl,
+            "served_val_loss": round(new_loss, 4),
             "sha256": sha,
             "architecture": check.architecture,
             "chat_template_embedded": check.chat_template,
@@ -59,5 +129,45 @@ def gguf_model(forge: ForgeResource) -> dg.MaterializeResult:
             "prompt": settings.smoke_prompt,
             "reply": dg.MetadataValue.text(check.reply),
         },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="beats_deployed",
+                passed=passed,
+                metadata={
+                    "new_val_loss": round(new_loss, 4),
+                    "reference": reference,
+                    "reference_val_loss": round(reference_loss, 4),
+                    "delta": round(new_loss - reference_loss, 4),
+                },
+                description=None
+                if passed
+                else f"The new model's val loss is "
+                f"{new_loss - reference_loss:.4f} worse than {reference}'s; the current model "
+                "stays deployed.",
+            )
+        ],
         data_version=dg.DataVersion(sha[:16]),
     )
+
+
+def _inspected(path: Path) -> Inspection:
+    try:
+        return inspect_gguf(path)
+    except GGUFError as exc:
+        raise dg.Failure(description=f"The exported GGUF is unusable: {exc}") from exc
+
+
+def _reference_loss(
+    settings: Settings, sequences: list[list[int]], threads: int
+) -> tuple[str, float]:
+    """The deployed version's val loss in llama.cpp, or the base model's when none comparable."""
+    registry = ModelRegistry(settings.registry_dir)
+    version = registry.current_version()
+    if version and registry.manifest(version).get("base_model") == settings.base_model:
+        try:
+            return f"deployed {version}", gguf_mean_nll(
+                registry.model_path(version), sequences, threads
+            )
+        except GGUFError:
+            pass  # a broken deployed file is no reference; compare with the base instead
+    return "base model", hf_mean_nll(resolve_base_model(settings), sequences)

@@ -1,45 +1,78 @@
-"""deployed_model: the validated GGUF registered as a new version and made current."""
+"""deployed_model: the validated GGUFs registered as a new version, made current, served."""
 
 import json
 
 import dagster as dg
 
-from forge_pipeline.defs.resources import ForgeResource
+from forge_pipeline.defs.resources import ForgeResource, ModelServerResource
+from forge_pipeline.lib.config import Settings
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline.serving.client import ServerError
 
 
-@dg.asset(group_name="serving", kinds={"gguf"}, deps=["gguf_model"])
-def deployed_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
-    """The model registry's `current` version, swapped atomically; the previous one kept."""
+@dg.asset(group_name="serving", kinds={"gguf", "ollama"}, deps=["gguf_model"])
+def deployed_model(
+    context: dg.AssetExecutionContext, forge: ForgeResource, model_server: ModelServerResource
+) -> dg.MaterializeResult:
+    """The registry's `current` version, swapped atomically, then hot-reloaded into the server."""
     settings = forge.settings()
     layout = forge.layout()
     registry = ModelRegistry(settings.registry_dir)
     metrics = json.loads(
         Layout.require(layout.adapter / "metrics.json", "lora_adapter").read_text()
     )
+    files = sorted(Layout.require(layout.gguf_dir, "gguf_model").glob("model-*.*"))
     previous = registry.current_version()
     manifest = registry.register(
-        Layout.require(layout.gguf, "gguf_model"),
-        {
+        files,
+        serve_file=layout.gguf(settings.export.serve_type).name,
+        info={
             "source_run_id": context.run_id,
             "base_model": settings.base_model,
-            "gguf_type": settings.export.gguf_type,
+            "dataset_version": layout.dataset_version(),
             "eval_loss": metrics["tuned_eval_loss"],
             "base_eval_loss": metrics["base_eval_loss"],
         },
     )
     registry.activate(manifest["version"])
     pruned = registry.prune(settings.registry.keep_versions)
+    served = manifest["files"][manifest["serve_file"]]
     return dg.MaterializeResult(
         metadata={
             "version": manifest["version"],
             "previous_version": previous or "",
             "path": dg.MetadataValue.path(str(registry.current_model())),
-            "sha256": manifest["sha256"],
-            "bytes": manifest["bytes"],
+            "files": len(manifest["files"]),
+            "sha256": served["sha256"],
+            "bytes": served["bytes"],
             "eval_loss": manifest["eval_loss"],
             "pruned_versions": len(pruned),
+            **_reload_server(context, model_server, settings, manifest["version"]),
         },
-        data_version=dg.DataVersion(manifest["sha256"][:16]),
+        data_version=dg.DataVersion(served["sha256"][:16]),
     )
+
+
+def _reload_server(
+    context: dg.AssetExecutionContext,
+    model_server: ModelServerResource,
+    settings: Settings,
+    version: str,
+) -> dict[str, object]:
+    """Reload a running server and smoke-test it; a server that is down is not an error."""
+    client = model_server.client(settings)
+    if not client.is_up():
+        return {"server": f"not running at {client.base_url}"}
+    try:
+        answer = client.reload(version)
+        reply, seconds = client.chat([{"role": "user", "content": settings.smoke_prompt}])
+    except ServerError as exc:
+        context.log.warning(f"The server at {client.base_url} kept its old model: {exc}")
+        return {"server": f"reload refused: {exc}"}
+    return {
+        "server": client.base_url,
+        "reload_s": answer["reload_s"],
+        "server_reply": dg.MetadataValue.text(reply),
+        "server_reply_s": round(seconds, 2),
+    }

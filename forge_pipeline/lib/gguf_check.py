@@ -1,0 +1,175 @@
+"""Validate a GGUF before anything serves it: header, type, template, load, reply, perplexity."""
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+# Allowed perplexity ratio (GGUF in llama.cpp / merged model in transformers) per type.
+PERPLEXITY_MARGINS = {"f32": 1.01, "f16": 1.02, "bf16": 1.03, "q8_0": 1.05, "q4_k_m": 1.35}
+
+
+class GGUFError(RuntimeError):
+    """A GGUF file is unusable; the message says why."""
+
+
+@dataclass
+class Inspection:
+    """What a GGUF's header says, read without loading the model."""
+
+    general_type: str
+    architecture: str
+    chat_template: str
+    eos_token: str
+
+
+@dataclass
+class Validation:
+    """What loading a GGUF and chatting with it showed."""
+
+    architecture: str
+    chat_template: bool
+    reply: str
+    tokens_per_s: float
+    load_seconds: float
+
+
+def inspect_gguf(path: Path) -> Inspection:
+    """Read header fields; refuse non-GGUF files, adapters and files without a chat template."""
+    if not path.is_file():
+        raise GGUFError(f"{path} does not exist.")
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise GGUFError(f"{path} is not a GGUF file (bad magic); re-run the export.")
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(path)
+    except Exception as exc:  # gguf-py raises assorted errors on truncated files
+        raise GGUFError(f"{path} is a damaged GGUF ({exc}); re-run the export.") from exc
+
+    def field(name: str, default: str = "") -> str:
+        found = reader.fields.get(name)
+        return str(found.contents()) if found is not None else default
+
+    general_type = field("general.type", "model")
+    if general_type != "model":
+        raise GGUFError(
+            f"{path} is a GGUF of type {general_type!r}, not a model; "
+            "point at a model GGUF from the registry."
+        )
+    template = field("tokenizer.chat_template")
+    if not template:
+        raise GGUFError(f"{path} has no chat template; it would answer in the wrong format.")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    eos_id = reader.fields.get("tokenizer.ggml.eos_token_id")
+    eos = ""
+    if tokens is not None and eos_id is not None:
+        eos = str(tokens.contents(int(eos_id.contents())))
+    return Inspection(general_type, field("general.architecture"), template, eos)
+
+
+def load_llama(path: Path, threads: int = 0, n_ctx: int = 1024, logits_all: bool = False):
+    """Load a GGUF in llama.cpp after inspecting it; a load failure is a GGUFError."""
+    from llama_cpp import Llama
+
+    inspect_gguf(path)
+    threads = threads or os.cpu_count() or 1
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            logits_all=logits_all,
+            verbose=False,
+            seed=0,
+        )
+    except ValueError as exc:
+        raise GGUFError(f"llama.cpp cannot load {path} ({exc}); re-run the export.") from exc
+
+
+def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Validation:
+    """Load the GGUF in llama.cpp and answer one prompt with the file's own chat template."""
+    started = time.perf_counter()
+    llm = load_llama(path, threads)
+    load_seconds = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        answer = llm.create_chat_completion(
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+            max_tokens=64,
+            temperature=0.0,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        architecture = str(llm.metadata.get("general.architecture", ""))
+        llm.close()
+    reply = (answer["choices"][0]["message"]["content"] or "").strip()
+    tokens = answer["usage"]["completion_tokens"]
+    return Validation(
+        architecture, True, reply, round(tokens / max(seconds, 1e-9), 1), round(load_seconds, 2)
+    )
+
+
+def gguf_mean_nll(path: Path, sequences: Sequence[Sequence[int]], threads: int = 0) -> float:
+    """Mean next-token negative log-likelihood of token sequences under a GGUF, in llama.cpp."""
+    import numpy as np
+
+    longest = max(len(ids) for ids in sequences)
+    llm = load_llama(path, threads, n_ctx=longest + 8, logits_all=True)
+    total, count = 0.0, 0
+    try:
+        for ids in sequences:
+            llm.reset()
+            llm.eval(list(ids))
+            logits = np.asarray(llm.scores[: len(ids) - 1], dtype=np.float64)
+            peak = logits.max(axis=1, keepdims=True)
+            log_norm = peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1))
+            targets = np.asarray(ids[1:])
+            total += float((log_norm - logits[np.arange(len(targets)), targets]).sum())
+            count += len(targets)
+    finally:
+        llm.close()
+    return total / max(count, 1)
+
+
+def hf_mean_nll(model_dir: Path, sequences: Sequence[Sequence[int]]) -> float:
+    """The same figure for a Hugging Face model folder, in transformers (fp32)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ids in sequences:
+            tensor = torch.tensor([list(ids)])
+            logits = model(tensor).logits[0, :-1].double()
+            nll = torch.nn.functional.cross_entropy(logits, tensor[0, 1:], reduction="sum")
+            total += float(nll)
+            count += len(ids) - 1
+    return total / max(count, 1)
+
+
+def perplexity(mean_nll: float) -> float:
+    """exp(mean NLL), rounded for metadata."""
+    return round(math.exp(min(mean_nll, 50.0)), 4)
+
+
+def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) -> list[list[int]]:
+    """Chat-templated token ids of val examples, by the model's own tokenizer."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    sequences = []
+    for example in examples:
+        ids = tokenizer.apply_chat_template(example["messages"], tokenize=True)
+        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)[:max_length]
+        if len(ids) > 1:
+            sequences.append(ids)
+    if not sequences:
+        raise GGUFError("The val set is empty; perplexity cannot be checked. Add reflections.")
+    return sequences

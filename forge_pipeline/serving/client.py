@@ -1,0 +1,76 @@
+"""Talk to a running `forge serve`: is it up, reload it, ask it."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from forge_pipeline.serving.server import MODEL_ALIAS
+
+
+class ServerError(RuntimeError):
+    """The server answered with an error; the message is its answer."""
+
+
+@dataclass
+class ServerClient:
+    """A client for one server's admin and chat routes."""
+
+    base_url: str
+    admin_token: str | None = None
+    timeout_s: float = 120.0
+
+    def is_up(self) -> bool:
+        """Whether /health answers."""
+        try:
+            return requests.get(f"{self.base_url}/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    def reload(self, version: str | None = None) -> dict[str, Any]:
+        """Ask the server to load a registry version (default: current)."""
+        return self._post("/admin/reload-model", {"version": version}, admin=True)
+
+    def status(self) -> dict[str, Any]:
+        """What the server is serving."""
+        answer = requests.get(
+            f"{self.base_url}/admin/status", headers=self._headers(), timeout=self.timeout_s
+        )
+        return self._checked(answer)
+
+    def chat(self, messages: list[dict[str, str]], max_tokens: int = 64) -> tuple[str, float]:
+        """One chat completion; returns the reply and the seconds it took."""
+        started = time.perf_counter()
+        answer = self._post(
+            "/v1/chat/completions",
+            {
+                "model": MODEL_ALIAS,
+                "messages": messages,
+                "max_tokens": max_tokens,
+                "temperature": 0.0,
+            },
+        )
+        return answer["choices"][0]["message"]["content"], time.perf_counter() - started
+
+    def _post(self, route: str, body: dict[str, Any], admin: bool = False) -> dict[str, Any]:
+        answer = requests.post(
+            f"{self.base_url}{route}",
+            json=body,
+            headers=self._headers() if admin else {},
+            timeout=self.timeout_s,
+        )
+        return self._checked(answer)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+
+    @staticmethod
+    def _checked(answer: requests.Response) -> dict[str, Any]:
+        if not answer.ok:
+            try:
+                detail = answer.json().get("detail", answer.text)
+            except ValueError:
+                detail = answer.text
+            raise ServerError(f"{answer.status_code}: {detail}")
+        return answer.json()

@@ -1,0 +1,137 @@
+"""`forge serve`: llama-cpp-python's OpenAI-compatible server plus health, status and hot reload.
+
+A reload loads and smoke-tests the new model beside the old one, then swaps it in under the
+server's own locks, so requests wait a moment instead of failing; any failure keeps the old model.
+"""
+
+import datetime as dt
+import hmac
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import anyio
+import llama_cpp.server.app as llama_app
+from fastapi import Body, FastAPI, Header, HTTPException
+from llama_cpp.server.model import LlamaProxy
+from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.config import Serving
+from forge_pipeline.lib.gguf_check import GGUFError, inspect_gguf
+from forge_pipeline.lib.registry import ModelRegistry, RegistryError
+
+MODEL_ALIAS = "forge"
+ADMIN_TOKEN_ENV = "FORGE_ADMIN_TOKEN"
+
+
+@dataclass
+class Served:
+    """What the server is answering with right now."""
+
+    version: str | None
+    path: str
+    sha256: str
+    loaded_since: str
+
+
+def _model_settings(path: Path, serving: Serving) -> ModelSettings:
+    threads = serving.threads or -1  # -1: llama-cpp-python uses every core
+    return ModelSettings(
+        model=str(path),
+        model_alias=MODEL_ALIAS,
+        n_ctx=serving.n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
+
+
+def _served(path: Path, registry: ModelRegistry) -> Served:
+    version = path.parent.name if registry.contains(path) else None
+    return Served(
+        version, str(path), sha256_file(path), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+
+
+def _load_and_smoke_test(path: Path, serving: Serving) -> LlamaProxy:
+    """Load a model beside the serving one and make it produce a token, or raise GGUFError."""
+    inspect_gguf(path)
+    try:
+        proxy = LlamaProxy(models=[_model_settings(path, serving)])
+        proxy(MODEL_ALIAS).create_chat_completion(
+            messages=[{"role": "user", "content": "Hello"}], max_tokens=1
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise GGUFError(f"llama.cpp cannot load {path} ({exc}).") from exc
+    return proxy
+
+
+def create_forge_app(registry: ModelRegistry, serving: Serving, admin_token: str | None) -> FastAPI:
+    """The OpenAI-compatible app serving the registry's current model, with admin routes."""
+    path = registry.current_model()
+    inspect_gguf(path)
+    app = llama_app.create_app(
+        # No interrupts: a reload waiting for the lock must not cut off a streaming answer.
+        server_settings=ServerSettings(
+            host=serving.host, port=serving.port, interrupt_requests=False
+        ),
+        model_settings=[_model_settings(path, serving)],
+    )
+    state = {"served": _served(path, registry)}
+
+    def authorize(authorization: str | None) -> None:
+        if not admin_token:
+            raise HTTPException(503, f"Admin routes are off: set {ADMIN_TOKEN_ENV} for the server.")
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), admin_token.encode()):
+            raise HTTPException(401, "Missing or wrong bearer token for the admin routes.")
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "version": state["served"].version}
+
+    @app.get("/admin/status")
+    def admin_status(authorization: str | None = Header(default=None)) -> dict:
+        authorize(authorization)
+        return asdict(state["served"])
+
+    @app.post("/admin/reload-model")
+    async def reload_model(
+        authorization: str | None = Header(default=None),
+        version: str | None = Body(default=None, embed=True),
+        path: str | None = Body(default=None, embed=True),
+    ) -> dict:
+        authorize(authorization)
+        try:
+            target = _reload_target(registry, version, path)
+        except RegistryError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        started = time.perf_counter()
+        try:
+            proxy = await anyio.to_thread.run_sync(_load_and_smoke_test, target, serving)
+        except GGUFError as exc:
+            raise HTTPException(422, f"{exc} The previous model keeps serving.") from exc
+        async with llama_app.llama_outer_lock, llama_app.llama_inner_lock:
+            old, llama_app._llama_proxy = llama_app._llama_proxy, proxy
+        if old is not None:
+            old.free()
+        state["served"] = _served(target, registry)
+        return {
+            "status": "reloaded",
+            **asdict(state["served"]),
+            "reload_s": round(time.perf_counter() - started, 3),
+        }
+
+    return app
+
+
+def _reload_target(registry: ModelRegistry, version: str | None, path: str | None) -> Path:
+    """The GGUF to load: a version, a path inside the registry, or the current model."""
+    if version:
+        return registry.model_path(version)
+    if path:
+        if not registry.contains(Path(path)):
+            raise RegistryError(f"{path} is not a file inside the model registry {registry.root}.")
+        return Path(path).resolve()
+    return registry.current_model()

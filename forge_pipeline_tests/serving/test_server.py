@@ -1,0 +1,217 @@
+"""`forge serve` as a real process, called by the official openai client and over plain HTTP.
+
+Does not touch: Dagster, training. The model is the tiny test GGUF.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from openai import OpenAI
+
+from forge_pipeline.lib.gguf_export import quantize_gguf
+from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline_tests.conftest import write_gguf
+
+TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(home: Path) -> Iterator[str]:
+    """`forge serve` on a free loopback port for FORGE_HOME=home; yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FORGE_HOME": str(home),
+        "FORGE_ADMIN_TOKEN": TOKEN,
+        "FORGE_SERVING_THREADS": "1",
+        "FORGE_SERVING_N_CTX": "512",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "forge_pipeline.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"server did not start: {server.communicate()[0][-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=1).ok
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def served(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A registry holding v0001 (f16) and v0002 (q8_0), and a server started on v0001."""
+    home = tmp_path_factory.mktemp("serve-home")
+    registry = ModelRegistry(home / "registry")
+    registry.activate(registry.register([tiny_gguf], "model-f16.gguf", {})["version"])
+    q8 = quantize_gguf(tiny_gguf, tmp_path_factory.mktemp("q8") / "model-q8_0.gguf", "q8_0")
+    registry.register([q8], "model-q8_0.gguf", {})
+    with running_server(home) as url:
+        yield {"url": url, "registry": registry, "home": home}
+
+
+def admin(served: dict, route: str, body: dict | None = None, token: str | None = TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is None:
+        return requests.get(f"{served['url']}{route}", headers=headers, timeout=60)
+    return requests.post(f"{served['url']}{route}", json=body, headers=headers, timeout=60)
+
+
+def chat(client: OpenAI) -> str:
+    answer = client.chat.completions.create(
+        model="forge", messages=[{"role": "user", "content": "What did I learn?"}], max_tokens=8
+    )
+    return answer.choices[0].message.content or ""
+
+
+def test_openai_client_lists_models_and_chats(served):
+    client = OpenAI(base_url=f"{served['url']}/v1", api_key="unused")
+    assert [m.id for m in client.models.list().data] == ["forge"]
+    answer = client.chat.completions.create(
+        model="forge", messages=[{"role": "user", "content": "What did I learn?"}], max_tokens=8
+    )
+    assert answer.usage.completion_tokens > 0
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(
+            model="forge",
+            messages=[{"role": "user", "content": "Hello"}],
+            max_tokens=8,
+            stream=True,
+        )
+    ]
+    assert len(pieces) > 1 and "".join(pieces)
+
+
+def test_health_and_status(served):
+    assert requests.get(f"{served['url']}/health", timeout=5).json()["status"] == "ok"
+    status = admin(served, "/admin/status").json()
+    assert status["version"] in {"v0001", "v0002"}
+    assert len(status["sha256"]) == 64 and status["loaded_since"]
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "code", "message"),
+    [
+        ({"version": "v0001"}, None, 401, "bearer token"),
+        ({"version": "v0001"}, "wrong", 401, "bearer token"),
+        ({"path": "/etc/passwd"}, TOKEN, 400, "not a file inside the model registry"),
+        ({"version": "v0999"}, TOKEN, 400, "not in"),
+    ],
+)
+def test_bad_reload_requests_are_refused_and_the_model_keeps_serving(
+    served, body, token, code, message
+):
+    before = admin(served, "/admin/status").json()
+    answer = admin(served, "/admin/reload-model", body, token)
+    assert answer.status_code == code and message in answer.json()["detail"]
+    assert admin(served, "/admin/status").json() == before
+    assert chat(OpenAI(base_url=f"{served['url']}/v1", api_key="x")) is not None
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "adapter"])
+def test_bad_model_files_never_replace_a_good_one(served, tmp_path: Path, kind: str):
+    registry: ModelRegistry = served["registry"]
+    if kind == "corrupt":
+        bad = tmp_path / "model-bad.gguf"
+        bad.write_bytes(b"GGUF" + os.urandom(4096))
+    else:
+        bad = write_gguf(tmp_path / "model-bad.gguf", "adapter", "{{ x }}")
+    version = registry.register([bad], bad.name, {})["version"]
+    before = admin(served, "/admin/status").json()
+    answer = admin(served, "/admin/reload-model", {"version": version})
+    assert answer.status_code == 422
+    assert "previous model keeps serving" in answer.json()["detail"]
+    assert admin(served, "/admin/status").json() == before
+    assert chat(OpenAI(base_url=f"{served['url']}/v1", api_key="x")) is not None
+    shutil.rmtree(registry.versions_dir / version)
+
+
+def test_reload_under_load_loses_no_request(served):
+    client = OpenAI(base_url=f"{served['url']}/v1", api_key="x", max_retries=0, timeout=60)
+    failures: list[str] = []
+    done = threading.Event()
+    completed = [0]
+
+    def keep_asking() -> None:
+        deadline = time.monotonic() + 60  # bounded even if the reload hangs
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                chat(client)
+                completed[0] += 1
+            except Exception as exc:  # every kind of failure counts
+                failures.append(repr(exc))
+
+    workers = [threading.Thread(target=keep_asking) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    reloads = [admin(served, "/admin/reload-model", {"version": v}) for v in ("v0002", "v0001")]
+    time.sleep(1.0)
+    done.set()
+    for worker in workers:
+        worker.join()
+    assert [r.status_code for r in reloads] == [200, 200]
+    assert reloads[0].json()["version"] == "v0002" and reloads[1].json()["version"] == "v0001"
+    assert failures == []
+    assert completed[0] >= 3
+
+
+def test_forge_rollback_restores_the_previous_version_in_registry_and_server(
+    tiny_gguf: Path, tmp_path: Path
+):
+    registry = ModelRegistry(tmp_path / "registry")
+    for _ in range(2):
+        registry.activate(registry.register([tiny_gguf], "model-f16.gguf", {})["version"])
+    with running_server(tmp_path) as url:
+        assert admin({"url": url}, "/admin/status").json()["version"] == "v0002"
+        proc = subprocess.run(
+            [sys.executable, "-m", "forge_pipeline.cli", "rollback", "--url", url],
+            env={**os.environ, "FORGE_HOME": str(tmp_path), "FORGE_ADMIN_TOKEN": TOKEN},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert registry.current_version() == "v0001"
+        assert admin({"url": url}, "/admin/status").json()["version"] == "v0001"
+    proc = subprocess.run(
+        [sys.executable, "-m", "forge_pipeline.cli", "rollback", "--url", "http://127.0.0.1:9"],
+        env={**os.environ, "FORGE_HOME": str(tmp_path / "empty")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1 and "No previous version" in proc.stdout
