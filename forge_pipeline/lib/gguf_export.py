@@ -7,8 +7,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from forge_pipeline.lib.artifacts import atomic_dir, atomic_file, sha256_file
+from forge_pipeline.lib.artifacts import atomic_dir, atomic_file
 from forge_pipeline.lib.gguf_check import GGUFError
+from forge_pipeline.lib.pypi import DownloadError, fetch_pinned
 
 LLAMA_CPP_SDIST = "llama-cpp-python==0.3.36"
 LLAMA_CPP_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -23,37 +24,12 @@ def converter_dir(tools_dir: Path) -> Path:
     if (target / "convert_hf_to_gguf.py").exists():
         return target
     with tempfile.TemporaryDirectory(prefix="forge-sdist-") as tmp:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "--quiet",
-                "-d",
-                tmp,
-                LLAMA_CPP_SDIST,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        sdists = list(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        if proc.returncode != 0 or not sdists:
-            raise GGUFError(
-                f"Could not download the {LLAMA_CPP_SDIST} sdist for llama.cpp's "
-                f"converter ({proc.stderr.strip()[-300:]}); check the network."
-            )
-        if (actual := sha256_file(sdists[0])) != LLAMA_CPP_SDIST_SHA256:
-            raise GGUFError(
-                f"{sdists[0].name} has sha256 {actual}, expected "
-                f"{LLAMA_CPP_SDIST_SHA256}; refusing to run its converter."
-            )
-        with tarfile.open(sdists[0]) as archive, atomic_dir(target) as out:
-            prefix = f"{sdists[0].name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
+        try:
+            sdist = fetch_pinned(LLAMA_CPP_SDIST, LLAMA_CPP_SDIST_SHA256, Path(tmp), sdist=True)
+        except DownloadError as exc:
+            raise GGUFError(f"llama.cpp's converter is unavailable: {exc}") from exc
+        with tarfile.open(sdist) as archive, atomic_dir(target) as out:
+            prefix = f"{sdist.name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
             members = [
                 m
                 for m in archive.getmembers()
