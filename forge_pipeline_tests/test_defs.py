@@ -38,6 +38,7 @@ def test_checks_are_declared_and_gate_the_chain():
         ("curated_dataset", "enough_examples"): True,
         ("curated_dataset", "train_val_disjoint"): True,
         ("lora_adapter", "tuned_beats_base"): True,
+        ("gguf_model", "beats_deployed"): True,
     }
 
 

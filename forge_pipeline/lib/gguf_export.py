@@ -5,10 +5,19 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from forge_pipeline.lib.artifacts import atomic_dir, atomic_file
-from forge_pipeline.lib.gguf_check import GGUFError
+from forge_pipeline.lib.gguf_check import (
+    PERPLEXITY_MARGINS,
+    GGUFError,
+    gguf_mean_nll,
+    hf_mean_nll,
+    inspect_gguf,
+    perplexity,
+)
+from forge_pipeline.lib.modelfile import ModelfileError, write_modelfile
 from forge_pipeline.lib.pypi import DownloadError, fetch_pinned
 
 LLAMA_CPP_SDIST = "llama-cpp-python==0.3.36"
@@ -99,3 +108,48 @@ def export_gguf(
             f"{gguf_type} is quantized from f16: list f16 before it in export.gguf_types."
         )
     return quantize_gguf(f16, target, gguf_type)
+
+
+@dataclass
+class ExportedGGUF:
+    """One exported file and how it scored against the merged model."""
+
+    gguf_type: str
+    path: Path
+    val_nll: float
+    perplexity_ratio: float
+    modelfile: bool
+
+
+def export_all(
+    merged: Path,
+    out: Path,
+    gguf_types: list[str],
+    tools_dir: Path,
+    sequences: list[list[int]],
+    system_prompt: str,
+    threads: int = 0,
+) -> list[ExportedGGUF]:
+    """Every GGUF type with a Modelfile, each scored on the val set; GGUFError past its margin."""
+    merged_ppl = perplexity(hf_mean_nll(merged, sequences))
+    exported: list[ExportedGGUF] = []
+    f16 = None
+    for gguf_type in gguf_types:
+        path = export_gguf(merged, out / f"model-{gguf_type}.gguf", gguf_type, tools_dir, f16=f16)
+        f16 = path if gguf_type == "f16" else f16
+        inspection = inspect_gguf(path)
+        nll = gguf_mean_nll(path, sequences, threads)
+        ratio = round(perplexity(nll) / merged_ppl, 4)
+        margin = PERPLEXITY_MARGINS.get(gguf_type, 1.05)
+        if ratio > margin:
+            raise GGUFError(
+                f"{path.name}: val perplexity is {ratio}x the merged model's (allowed "
+                f"{margin}x); re-export, or drop {gguf_type} from export.gguf_types."
+            )
+        try:
+            write_modelfile(path, inspection.chat_template, system_prompt)
+            has_modelfile = True
+        except ModelfileError:
+            has_modelfile = False  # the GGUF still carries its own template
+        exported.append(ExportedGGUF(gguf_type, path, nll, ratio, has_modelfile))
+    return exported

@@ -1,7 +1,5 @@
 """merged_model and gguf_model: one full model, then GGUFs that llama.cpp loads and answers."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
@@ -9,21 +7,17 @@ from forge_pipeline.lib.artifacts import atomic_dir, dir_bytes, sha256_file
 from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.config import Settings
 from forge_pipeline.lib.gguf_check import (
-    PERPLEXITY_MARGINS,
     GGUFError,
-    Inspection,
     gguf_mean_nll,
     hf_mean_nll,
-    inspect_gguf,
     perplexity,
     val_sequences,
     validate_gguf,
 )
-from forge_pipeline.lib.gguf_export import export_gguf
+from forge_pipeline.lib.gguf_export import export_all
 from forge_pipeline.lib.jsonl import read_jsonl
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.merge import merge_adapter
-from forge_pipeline.lib.modelfile import ModelfileError, write_modelfile
 from forge_pipeline.lib.registry import ModelRegistry
 from forge_pipeline.lib.tables import markdown_table
 
@@ -71,42 +65,38 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
     merged = Layout.require(layout.merged, "merged_model")
     threads = settings.training.threads
     sequences = val_sequences(merged, read_jsonl(layout.val), settings.training.max_length)
-    merged_ppl = perplexity(hf_mean_nll(merged, sequences))
-    rows, nll_by_type = [], {}
-    with atomic_dir(layout.gguf_dir) as out:
-        f16 = None
-        for gguf_type in settings.export.gguf_types:
-            path = export_gguf(
-                merged, out / f"model-{gguf_type}.gguf", gguf_type, settings.tools_dir, f16=f16
+    serve_type = settings.export.serve_type
+    if serve_type not in settings.export.gguf_types:
+        raise dg.Failure(
+            description=f"export.serve_type {serve_type!r} is not in "
+            "export.gguf_types; add it there."
+        )
+    try:
+        with atomic_dir(layout.gguf_dir) as out:
+            exported = export_all(
+                merged,
+                out,
+                settings.export.gguf_types,
+                settings.tools_dir,
+                sequences,
+                settings.system_prompt,
+                threads,
             )
-            f16 = path if gguf_type == "f16" else f16
-            inspection = _inspected(path)
-            nll_by_type[gguf_type] = gguf_mean_nll(path, sequences, threads)
-            ratio = round(perplexity(nll_by_type[gguf_type]) / merged_ppl, 4)
-            margin = PERPLEXITY_MARGINS.get(gguf_type, 1.05)
-            if ratio > margin:
-                raise dg.Failure(
-                    description=f"{path.name}: perplexity {ratio}x the merged model's (allowed "
-                    f"{margin}x); not deployed. Re-export, or drop {gguf_type} from "
-                    "export.gguf_types."
-                )
-            try:
-                write_modelfile(path, inspection.chat_template, settings.system_prompt)
-            except ModelfileError as exc:
-                context.log.warning(str(exc))
-            rows.append((gguf_type, path.stat().st_size, perplexity(nll_by_type[gguf_type]), ratio))
-        served = out / f"model-{settings.export.serve_type}.gguf"
-        if not served.exists():
-            raise dg.Failure(
-                description=f"export.serve_type {settings.export.serve_type!r} is "
-                "not in export.gguf_types; add it there."
+            check = validate_gguf(
+                out / f"model-{serve_type}.gguf",
+                settings.smoke_prompt,
+                settings.system_prompt,
+                threads,
             )
-        try:
-            check = validate_gguf(served, settings.smoke_prompt, settings.system_prompt, threads)
-        except GGUFError as exc:
-            raise dg.Failure(description=f"The exported GGUF failed validation: {exc}") from exc
-    served = layout.gguf(settings.export.serve_type)
-    new_loss = nll_by_type[settings.export.serve_type]
+    except GGUFError as exc:
+        raise dg.Failure(description=f"Export failed, nothing deployed: {exc}") from exc
+    for item in exported:
+        if not item.modelfile:
+            context.log.warning(
+                f"No Ollama Modelfile for {item.path.name}: its chat template is not ChatML."
+            )
+    served = layout.gguf(serve_type)
+    new_loss = next(item.val_nll for item in exported if item.gguf_type == serve_type)
     reference, reference_loss = _reference_loss(settings, sequences, threads)
     passed = new_loss <= reference_loss + 1e-6
     sha = sha256_file(served)
@@ -116,10 +106,19 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
             "served_file": served.name,
             "files": dg.MetadataValue.md(
                 markdown_table(
-                    ["type", "bytes", "val perplexity", "vs merged (transformers)"], rows
+                    ["type", "bytes", "val perplexity", "vs merged (transformers)", "Modelfile"],
+                    [
+                        (
+                            i.gguf_type,
+                            layout.gguf(i.gguf_type).stat().st_size,
+                            perplexity(i.val_nll),
+                            i.perplexity_ratio,
+                            i.modelfile,
+                        )
+                        for i in exported
+                    ],
                 )
             ),
-            "merged_val_perplexity": merged_ppl,
             "served_val_loss": round(new_loss, 4),
             "sha256": sha,
             "architecture": check.architecture,
@@ -148,13 +147,6 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
         ],
         data_version=dg.DataVersion(sha[:16]),
     )
-
-
-def _inspected(path: Path) -> Inspection:
-    try:
-        return inspect_gguf(path)
-    except GGUFError as exc:
-        raise dg.Failure(description=f"The exported GGUF is unusable: {exc}") from exc
 
 
 def _reference_loss(
