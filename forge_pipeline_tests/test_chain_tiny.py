@@ -12,7 +12,8 @@ from llama_cpp import Llama
 from forge_pipeline.definitions import defs
 from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline_tests.conftest import SAMPLE_VAULT, tiny_overrides
+from forge_pipeline_tests.lib.test_vault import vault_digest
 
 CHAIN = [
     "vault_notes",
@@ -52,9 +53,11 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """One full run shared by this module's tests, in its own FORGE_HOME."""
     home = tmp_path_factory.mktemp("chain-home")
+    before = vault_digest(SAMPLE_VAULT)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORGE_HOME", str(home))
         result = materialize_chain(tiny_overrides(tiny_model))
+    assert vault_digest(SAMPLE_VAULT) == before, "the run changed the vault"
     return result, home
 
 
@@ -80,7 +83,7 @@ def test_vault_notes_accounts_for_broken_files(chain_run):
     result, _ = chain_run
     meta = metadata(result, "vault_notes")
     assert meta["files_seen"] == meta["notes_parsed"] + meta["notes_skipped"]
-    assert meta["notes_skipped"] == 2
+    assert meta["notes_skipped"] == 4
     assert "not valid UTF-8" in meta["skipped_files"]
     assert "empty file" in meta["skipped_files"]
     assert meta["notes_with_problems"] == 1

@@ -15,6 +15,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Parsing(_Section):
+    ignore_dirs: list[str] = [".obsidian", ".trash", ".git", "templates", "attachments"]
+    max_note_kb: int = 2048
+
+
 class Extraction(_Section):
     reflection_tags: list[str] = [
         "reflection",
@@ -77,6 +82,7 @@ class Settings(_Section):
     cache_dir: Path | None = None
     base_model: str = DEFAULT_MODEL
     system_prompt: str = "You are a reflective journaling companion."
+    parsing: Parsing = Parsing()
     extraction: Extraction = Extraction()
     curation: Curation = Curation()
     training: Training = Training()

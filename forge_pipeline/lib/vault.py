@@ -1,7 +1,9 @@
 """Read a Markdown vault (read-only): frontmatter, tags, date, title, body per note."""
 
 import datetime as dt
+import errno
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,8 +11,7 @@ from typing import Any
 
 import yaml
 
-IGNORED_DIRS = {".obsidian", ".trash", ".git", "templates", "template"}
-MAX_NOTE_BYTES = 2_000_000
+from forge_pipeline.lib.config import Parsing
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FENCED_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
@@ -33,11 +34,12 @@ class Note:
     sha256: str
     problem: str | None = None
     frontmatter: dict[str, Any] = field(default_factory=dict)
+    stamp: "Stamp | None" = None
 
 
 @dataclass
 class Skipped:
-    """A file that could not be read as a note, and why."""
+    """A file that was not parsed as a note, and why."""
 
     path: str
     reason: str
@@ -45,51 +47,105 @@ class Skipped:
 
 @dataclass
 class VaultScan:
-    """Every Markdown file of a vault: parsed notes and skipped files."""
+    """Every file of a vault, accounted for: parsed notes, reused notes and skipped files."""
 
     notes: list[Note]
     skipped: list[Skipped]
     files_seen: int
+    notes_reused: int = 0
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Size and modification time: a note whose stamp is unchanged is not read again."""
+
+    size: int
+    mtime_ns: int
 
 
 class VaultError(ValueError):
     """The vault path itself is unusable."""
 
 
-def scan_vault(vault: Path) -> VaultScan:
-    """Parse every Markdown note under vault; files that fail are skipped with a reason."""
+def scan_vault(
+    vault: Path, rules: Parsing | None = None, previous: dict[str, tuple[Stamp, Note]] | None = None
+) -> VaultScan:
+    """Account for every file under vault (read-only); parse new and changed notes only."""
+    rules = rules or Parsing()
     if not vault.is_dir():
         raise VaultError(
             f"Vault folder {vault} does not exist; set FORGE_VAULT or 'vault' in forge.yaml."
         )
-    notes: list[Note] = []
-    skipped: list[Skipped] = []
-    files = sorted(_markdown_files(vault))
-    for path in files:
+    previous = previous or {}
+    scan = VaultScan(notes=[], skipped=[], files_seen=0)
+    for path, reason in _walk(vault, rules):
         rel = path.relative_to(vault).as_posix()
-        try:
-            result = read_note(path, rel)
-        except OSError as exc:
-            result = Skipped(rel, f"unreadable: {exc.strerror or exc}")
-        (notes if isinstance(result, Note) else skipped).append(result)  # type: ignore[arg-type]
-    return VaultScan(notes=notes, skipped=skipped, files_seen=len(files))
-
-
-def _markdown_files(vault: Path):
-    for path in vault.rglob("*.md"):
-        parts = path.relative_to(vault).parts[:-1]
-        if any(part.lower() in IGNORED_DIRS or part.startswith(".") for part in parts):
+        scan.files_seen += 1
+        if reason:
+            scan.skipped.append(Skipped(rel, reason))
             continue
-        yield path
+        try:
+            stat = path.stat()
+            stamp = Stamp(stat.st_size, stat.st_mtime_ns)
+            if rel in previous and previous[rel][0] == stamp:
+                scan.notes.append(previous[rel][1])
+                scan.notes_reused += 1
+                continue
+            result = read_note(path, rel, rules.max_note_kb * 1024)
+        except OSError as exc:
+            result = Skipped(rel, _os_reason(exc))
+        if isinstance(result, Note):
+            result.stamp = stamp
+            scan.notes.append(result)
+        else:
+            scan.skipped.append(result)
+    scan.notes.sort(key=lambda n: n.path)
+    scan.skipped.sort(key=lambda s: s.path)
+    return scan
 
 
-def read_note(path: Path, rel: str) -> Note | Skipped:
+def _walk(vault: Path, rules: Parsing):
+    """Every file under vault with None (a note to read) or the reason it is skipped."""
+    ignored = {name.lower() for name in rules.ignore_dirs}
+    for root, dirs, files in os.walk(vault, followlinks=False):
+        here = Path(root)
+        skip_reason = _ignored_reason(here.relative_to(vault), ignored)
+        for name in sorted(files):
+            path = here / name
+            if skip_reason:
+                yield path, skip_reason
+            elif not name.lower().endswith(".md"):
+                yield path, "not a Markdown file"
+            else:
+                yield path, None
+        for name in sorted(dirs):
+            if (here / name).is_symlink():
+                yield here / name, "symlinked folder (not followed)"
+        dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
+
+
+def _ignored_reason(rel_dir: Path, ignored: set[str]) -> str | None:
+    for part in rel_dir.parts:
+        if part.lower() in ignored:
+            return f"in ignored folder {part}/"
+    return None
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"unreadable: {exc.strerror or exc}"
+
+
+def read_note(path: Path, rel: str, max_bytes: int = 2 << 20) -> Note | Skipped:
     """Read and parse one note file, or say why it was skipped."""
-    if path.stat().st_size > MAX_NOTE_BYTES:
-        return Skipped(rel, f"larger than {MAX_NOTE_BYTES} bytes")
+    if path.stat().st_size > max_bytes:
+        return Skipped(rel, f"larger than {max_bytes // 1024} KB (parsing.max_note_kb)")
     data = path.read_bytes()
     if not data.strip():
         return Skipped(rel, "empty file")
+    if b"\x00" in data[:8192]:
+        return Skipped(rel, "binary file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

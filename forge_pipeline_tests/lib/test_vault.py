@@ -4,19 +4,22 @@ Does not touch: Dagster, models.
 """
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 
+from forge_pipeline.lib.config import Parsing
 from forge_pipeline.lib.vault import VaultError, inline_tags, parse_note, scan_vault
 from forge_pipeline_tests.conftest import SAMPLE_VAULT
 
 
 def vault_digest(vault: Path) -> str:
+    """Names, bytes and modification times of every file under a folder."""
     digest = hashlib.sha256()
     for path in sorted(vault.rglob("*")):
         if path.is_file():
-            digest.update(str(path).encode() + path.read_bytes())
+            digest.update(f"{path}:{path.stat().st_mtime_ns}:".encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -25,13 +28,65 @@ def test_sample_vault_every_file_accounted_for():
     assert scan.files_seen == len(scan.notes) + len(scan.skipped)
     assert len([n for n in scan.notes if n.path.startswith("Daily/")]) >= 120
     reasons = {s.path: s.reason for s in scan.skipped}
-    assert reasons["Daily/2026-03-15-latin1.md"].startswith("not valid UTF-8")
-    assert reasons["Daily/2026-04-01-empty.md"] == "empty file"
+    assert reasons == {
+        ".obsidian/app.json": "in ignored folder .obsidian/",
+        "Daily/2026-03-15-latin1.md": "not valid UTF-8 (byte 45); re-save the note as UTF-8",
+        "Daily/2026-04-01-empty.md": "empty file",
+        "Templates/Daily Template.md": "in ignored folder Templates/",
+    }
 
 
-def test_sample_vault_ignores_obsidian_and_templates():
-    paths = {n.path for n in scan_vault(SAMPLE_VAULT).notes}
-    assert not any(p.startswith((".obsidian/", "Templates/")) for p in paths)
+def make_odd_vault(root: Path) -> Path:
+    """A vault with one file of every kind that must be skipped, and one good note."""
+    vault = root / "vault"
+    (vault / "attachments").mkdir(parents=True)
+    (vault / "notes").mkdir()
+    (vault / "notes" / "good.md").write_text("# Good\nLooking back, fine. #reflection\n")
+    (vault / "notes" / "binary.md").write_bytes(b"GIF89a\x00\x01\x02")
+    (vault / "notes" / "huge.md").write_text("x" * 3000)
+    (vault / "notes" / "photo.png").write_bytes(b"\x89PNG")
+    (vault / "attachments" / "scan.md").write_text("# attached\n")
+    (vault / "notes" / "loop-a.md").symlink_to(vault / "notes" / "loop-b.md")
+    (vault / "notes" / "loop-b.md").symlink_to(vault / "notes" / "loop-a.md")
+    (vault / "linked").symlink_to(vault / "notes", target_is_directory=True)
+    return vault
+
+
+def test_every_odd_file_is_skipped_with_its_reason(tmp_path: Path):
+    scan = scan_vault(make_odd_vault(tmp_path), Parsing(max_note_kb=2))
+    reasons = {s.path: s.reason for s in scan.skipped}
+    assert [n.path for n in scan.notes] == ["notes/good.md"]
+    assert reasons == {
+        "attachments/scan.md": "in ignored folder attachments/",
+        "linked": "symlinked folder (not followed)",
+        "notes/binary.md": "binary file",
+        "notes/huge.md": "larger than 2 KB (parsing.max_note_kb)",
+        "notes/loop-a.md": "symlink loop",
+        "notes/loop-b.md": "symlink loop",
+        "notes/photo.png": "not a Markdown file",
+    }
+    assert scan.files_seen == len(scan.notes) + len(scan.skipped)
+
+
+def test_ignored_folders_are_configurable(tmp_path: Path):
+    vault = make_odd_vault(tmp_path)
+    scan = scan_vault(vault, Parsing(ignore_dirs=[], max_note_kb=2))
+    assert "attachments/scan.md" in {n.path for n in scan.notes}
+
+
+def test_rescan_reads_only_new_and_changed_notes(tmp_path: Path):
+    vault = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, vault, symlinks=True)
+    first = scan_vault(vault)
+    previous = {n.path: (n.stamp, n) for n in first.notes}
+    (vault / "Daily" / "2026-01-05.md").write_text("# Changed\nI realize this changed.\n")
+    (vault / "Daily" / "new.md").write_text("# New\nI wonder about this.\n")
+    (vault / "Daily" / "2026-01-06.md").unlink()
+    second = scan_vault(vault, previous=previous)
+    assert second.notes_reused == len(first.notes) - 2
+    paths = {n.path: n for n in second.notes}
+    assert "Daily/2026-01-06.md" not in paths and "Daily/new.md" in paths
+    assert paths["Daily/2026-01-05.md"].title == "Changed"
 
 
 def test_bad_frontmatter_is_a_problem_and_the_body_is_still_read():

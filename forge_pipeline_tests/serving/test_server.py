@@ -224,6 +224,10 @@ def test_forge_chat_keeps_history_and_streams(served, through_server: bool):
         [sys.executable, "-m", "forge_pipeline.cli", "chat", *args],
         input="What did I learn?\nAnd why?\n\n",
         env={**os.environ, "FORGE_HOME": str(served["home"]), "FORGE_SERVING_N_CTX": "512"},
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("Forge:") == 2
