@@ -3,16 +3,15 @@
 from collections import Counter
 
 import dagster as dg
-import pandas as pd
 
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.artifacts import sha256_file
 from forge_pipeline.lib.curation import assistant_text, curate
 from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl
 from forge_pipeline.lib.layout import Layout
+from forge_pipeline.lib.notes_store import read_notes
 from forge_pipeline.lib.reflections import examples_from_note
 from forge_pipeline.lib.tables import markdown_table
-from forge_pipeline.lib.vault import Note
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
@@ -20,18 +19,11 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
     """One chat example (system, user question, assistant reflection) per reflection found."""
     settings = forge.settings()
     layout = forge.layout()
-    frame = pd.read_parquet(Layout.require(layout.notes, "vault_notes"))
-    examples = []
-    for row in frame.itertuples(index=False):
-        note = Note(
-            path=row.path,
-            title=row.title,
-            date=row.date,
-            tags=list(row.tags),
-            body=row.body,
-            sha256=row.sha256,
-        )
-        examples.extend(examples_from_note(note, settings.extraction, settings.system_prompt))
+    examples = [
+        example
+        for note in read_notes(Layout.require(layout.notes, "vault_notes"))
+        for example in examples_from_note(note, settings.extraction, settings.system_prompt)
+    ]
     write_jsonl(layout.examples, examples)
     kinds = Counter(e["kind"] for e in examples)
     sha = sha256_file(layout.examples)

@@ -2,16 +2,16 @@
 
 import hashlib
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.lib.artifacts import atomic_file, sha256_file
+from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.notes_store import notes_frame, read_notes, write_notes
 from forge_pipeline.lib.tables import markdown_table
 from forge_pipeline.lib.vault import Note, Stamp, scan_vault
-
-COLUMNS = ["path", "title", "date", "tags", "body", "sha256", "problem", "size", "mtime_ns"]
 
 
 @dg.asset(group_name="vault", kinds={"markdown", "parquet"})
@@ -22,9 +22,8 @@ def vault_notes(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.M
     scan = scan_vault(settings.vault, settings.parsing, previous_notes(target))
     for skipped in scan.skipped:
         context.log.debug(f"Skipped {skipped.path}: {skipped.reason}")
-    frame = pd.DataFrame([_row(note) for note in scan.notes], columns=COLUMNS)
-    with atomic_file(target) as tmp:
-        frame.to_parquet(tmp, index=False)
+    frame = notes_frame(scan.notes)
+    write_notes(target, frame)
     problems = [(n.path, n.problem) for n in scan.notes if n.problem]
     reasons = Counter(s.reason.split(" (byte")[0] for s in scan.skipped)
     dates = sorted(d for d in frame["date"].dropna())
@@ -54,46 +53,14 @@ def vault_notes(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.M
     )
 
 
-def previous_notes(target) -> dict[str, tuple[Stamp, Note]]:
+def previous_notes(target: Path) -> dict[str, tuple[Stamp, Note]]:
     """The notes of the last materialization with their stamps, to skip unchanged files."""
     if not target.exists():
         return {}
     try:
-        frame = pd.read_parquet(target)
+        return {n.path: (n.stamp, n) for n in read_notes(target) if n.stamp}
     except (OSError, ValueError):
-        return {}  # an unreadable previous file only costs a full re-parse
-    if not set(COLUMNS) <= set(frame.columns):
-        return {}
-    previous = {}
-    for row in frame.itertuples(index=False):
-        stamp = Stamp(int(row.size), int(row.mtime_ns))
-        note = Note(
-            path=row.path,
-            title=row.title,
-            date=row.date,
-            tags=list(row.tags),
-            body=row.body,
-            sha256=row.sha256,
-            problem=row.problem,
-            stamp=stamp,
-        )
-        previous[row.path] = (stamp, note)
-    return previous
-
-
-def _row(note: Note) -> dict[str, object]:
-    stamp = note.stamp
-    return {
-        "path": note.path,
-        "title": note.title,
-        "date": note.date,
-        "tags": note.tags,
-        "body": note.body,
-        "sha256": note.sha256,
-        "problem": note.problem,
-        "size": stamp.size if stamp else -1,
-        "mtime_ns": stamp.mtime_ns if stamp else -1,
-    }
+        return {}  # an unreadable previous table only costs a full re-parse
 
 
 def _content_version(frame: pd.DataFrame) -> str:
