@@ -65,7 +65,7 @@ def test_every_stage_materializes(chain_run):
     result, _ = chain_run
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert done == set(CHAIN)
+    assert done == {*CHAIN, "dataset_examples"}
 
 
 def test_checks_pass(chain_run):
@@ -74,6 +74,7 @@ def test_checks_pass(chain_run):
     assert evaluations == {
         "enough_examples": True,
         "train_val_disjoint": True,
+        "no_pii_left": True,
         "tuned_beats_base": True,
         "beats_deployed": True,
     }

@@ -6,26 +6,23 @@ Does not touch: any asset's execution.
 import subprocess
 import sys
 
+import dagster as dg
+
 from forge_pipeline.definitions import defs
 from forge_pipeline_tests.test_chain_tiny import CHAIN
 
 
-def test_definitions_hold_the_seven_assets():
+def test_definitions_hold_the_chain_and_the_plain_datasets():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == set(CHAIN)
+    assert keys == {*CHAIN, "dataset_examples"}
 
 
 def test_lineage_runs_vault_to_deployed_model():
     graph = defs.resolve_asset_graph()
     for upstream, downstream in zip(CHAIN, CHAIN[1:], strict=False):
-        parents = {k.to_user_string() for k in graph.get(downstream_key(downstream)).parent_keys}
-        assert parents == {upstream}
-
-
-def downstream_key(name: str):
-    import dagster as dg
-
-    return dg.AssetKey(name)
+        parents = {k.to_user_string() for k in graph.get(dg.AssetKey(downstream)).parent_keys}
+        extra = {"dataset_examples"} if downstream == "curated_dataset" else set()
+        assert parents == {upstream} | extra
 
 
 def test_checks_are_declared_and_gate_the_chain():
@@ -37,6 +34,7 @@ def test_checks_are_declared_and_gate_the_chain():
     assert checks == {
         ("curated_dataset", "enough_examples"): True,
         ("curated_dataset", "train_val_disjoint"): True,
+        ("curated_dataset", "no_pii_left"): True,
         ("lora_adapter", "tuned_beats_base"): True,
         ("gguf_model", "beats_deployed"): True,
     }

@@ -40,10 +40,16 @@ class Extraction(_Section):
     section_headers: list[str] = ["reflections", "reflection", "learnings", "takeaways", "insights"]
 
 
+class Datasets(_Section):
+    files: list[Path] = []
+    mapping: dict[str, str] = {}
+
+
 class Curation(_Section):
     min_chars: int = 60
     max_chars: int = 1500
     val_fraction: float = 0.15
+    redact_pii: bool = False
     min_examples: int = 30
     seed: int = 42
 
@@ -84,6 +90,7 @@ class Settings(_Section):
     system_prompt: str = "You are a reflective journaling companion."
     parsing: Parsing = Parsing()
     extraction: Extraction = Extraction()
+    datasets: Datasets = Datasets()
     curation: Curation = Curation()
     training: Training = Training()
     export: Export = Export()
@@ -141,6 +148,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     base = path.parent
     settings.vault = (base / settings.vault.expanduser()).resolve()
     settings.home = (base / settings.home.expanduser()).resolve()
+    settings.datasets.files = [(base / f.expanduser()).resolve() for f in settings.datasets.files]
     if settings.cache_dir is not None:
         settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()
     local_model = base / settings.base_model

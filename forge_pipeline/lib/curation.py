@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forge_pipeline.lib.config import Curation
+from forge_pipeline.lib.redact import find_pii, redact
 
 
 @dataclass
@@ -14,6 +15,7 @@ class Curated:
     train: list[dict[str, Any]]
     val: list[dict[str, Any]]
     dropped: dict[str, int] = field(default_factory=dict)
+    redactions: int = 0
 
 
 def assistant_text(example: dict[str, Any]) -> str:
@@ -26,7 +28,11 @@ def curate(examples: list[dict[str, Any]], rules: Curation) -> Curated:
     dropped = {"duplicate": 0, "too_short": 0, "too_long": 0}
     seen: set[str] = set()
     kept: list[dict[str, Any]] = []
+    redactions = 0
     for example in examples:
+        if rules.redact_pii:
+            example, count = redacted(example)
+            redactions += count
         text = assistant_text(example)
         key = " ".join(text.lower().split())
         if key in seen:
@@ -43,7 +49,23 @@ def curate(examples: list[dict[str, Any]], rules: Curation) -> Curated:
         train=[e for e in kept if e["source_file"] not in val_files],
         val=[e for e in kept if e["source_file"] in val_files],
         dropped=dropped,
+        redactions=redactions,
     )
+
+
+def redacted(example: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The example with emails, phone numbers and URLs replaced in every turn."""
+    messages, total = [], 0
+    for message in example["messages"]:
+        content, count = redact(message["content"])
+        messages.append({**message, "content": content})
+        total += count
+    return {**example, "messages": messages}, total
+
+
+def pii_left(examples: list[dict[str, Any]]) -> int:
+    """How many examples still hold an email, phone number or URL."""
+    return sum(1 for e in examples if any(find_pii(m["content"]) for m in e["messages"]))
 
 
 def val_sources(sources: list[str], rules: Curation) -> set[str]:

@@ -4,7 +4,7 @@ Does not touch: Dagster, models, files.
 """
 
 from forge_pipeline.lib.config import Curation
-from forge_pipeline.lib.curation import curate
+from forge_pipeline.lib.curation import assistant_text, curate, pii_left
 
 
 def example(text: str, source: str) -> dict:
@@ -46,3 +46,17 @@ def test_two_files_still_give_a_val_set():
     rules = Curation(min_chars=1, val_fraction=0.01)
     curated = curate([example("one", "a.md"), example("two", "b.md")], rules)
     assert len(curated.train) == 1 and len(curated.val) == 1
+
+
+def test_redaction_covers_every_turn_and_leaves_nothing():
+    rules = Curation(min_chars=1, redact_pii=True)
+    text = "Wrote to maya@example.com, see https://x.org/p and call 030 1234 5678."
+    curated = curate([example(text, "a.md"), example("plain enough", "b.md")], rules)
+    kept = curated.train + curated.val
+    assert curated.redactions == 3 and pii_left(kept) == 0
+    assert "Wrote to [email], see [url] and call [phone]." in [assistant_text(e) for e in kept]
+
+
+def test_without_redaction_pii_is_counted_not_changed():
+    curated = curate([example("mail maya@example.com now", "a.md")], Curation(min_chars=1))
+    assert curated.redactions == 0 and pii_left(curated.train + curated.val) == 1

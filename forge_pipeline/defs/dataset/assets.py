@@ -6,7 +6,8 @@ import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.artifacts import sha256_file
-from forge_pipeline.lib.curation import assistant_text, curate
+from forge_pipeline.lib.curation import assistant_text, curate, pii_left
+from forge_pipeline.lib.datasets import DatasetError, read_dataset
 from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.notes_store import read_notes
@@ -54,16 +55,54 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
     )
 
 
+@dg.asset(group_name="dataset", kinds={"csv", "parquet", "jsonl"})
+def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
+    """Chat examples from the plain datasets named in datasets.files (none: an empty set)."""
+    settings = forge.settings()
+    layout = forge.layout()
+    examples, rows = [], []
+    for path in settings.datasets.files:
+        try:
+            result = read_dataset(path, settings.system_prompt, settings.datasets.mapping)
+        except DatasetError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        examples.extend(result.examples)
+        mapping = ", ".join(f"{role}={column}" for role, column in result.mapping.items())
+        rows.append((path.name, result.rows, len(result.examples), result.skipped_rows, mapping))
+    write_jsonl(layout.dataset_examples, examples)
+    sha = sha256_file(layout.dataset_examples)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(layout.dataset_examples)),
+            "files": len(settings.datasets.files),
+            "examples": len(examples),
+            "by_file": dg.MetadataValue.md(
+                markdown_table(["file", "rows", "examples", "skipped rows", "mapping"], rows)
+                if rows
+                else "No dataset files configured (datasets.files in forge.yaml)."
+            ),
+            "sha256": sha,
+        },
+        data_version=dg.DataVersion(sha[:16]),
+    )
+
+
 @dg.asset(
     group_name="dataset",
     kinds={"jsonl"},
-    deps=["reflection_examples"],
+    deps=["reflection_examples", "dataset_examples"],
     check_specs=[
         dg.AssetCheckSpec(
             "enough_examples",
             asset="curated_dataset",
             blocking=True,
             description="At least curation.min_examples training examples.",
+        ),
+        dg.AssetCheckSpec(
+            "no_pii_left",
+            asset="curated_dataset",
+            blocking=True,
+            description="With curation.redact_pii on, no email, phone number or URL is left.",
         ),
         dg.AssetCheckSpec(
             "train_val_disjoint",
@@ -77,7 +116,9 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
     """Duplicates and length outliers removed; train/val split by source file."""
     settings = forge.settings()
     layout = forge.layout()
-    examples = read_jsonl(Layout.require(layout.examples, "reflection_examples"))
+    examples = read_jsonl(Layout.require(layout.examples, "reflection_examples")) + read_jsonl(
+        Layout.require(layout.dataset_examples, "dataset_examples")
+    )
     curated = curate(examples, settings.curation)
     write_jsonl(layout.train, curated.train)
     write_jsonl(layout.val, curated.val)
@@ -87,6 +128,7 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
     version = layout.dataset_version()
     minimum = settings.curation.min_examples
     enough = len(curated.train) >= minimum and len(curated.val) > 0
+    leftover = pii_left(curated.train + curated.val)
     return dg.MaterializeResult(
         metadata={
             "train_path": dg.MetadataValue.path(str(layout.train)),
@@ -95,8 +137,14 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
             "val_examples": len(curated.val),
             **{f"dropped_{reason}": count for reason, count in curated.dropped.items()},
             "mean_chars": round(sum(lengths) / max(len(lengths), 1), 1),
+            "pii_redactions": curated.redactions,
         },
         check_results=[
+            dg.AssetCheckResult(
+                check_name="no_pii_left",
+                passed=not settings.curation.redact_pii or leftover == 0,
+                metadata={"redaction": settings.curation.redact_pii, "examples_with_pii": leftover},
+            ),
             dg.AssetCheckResult(
                 check_name="enough_examples",
                 passed=enough,

@@ -1,0 +1,58 @@
+"""dataset_examples feeding curated_dataset beside the vault, and its clear failure.
+
+Does not touch: training and later stages.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from forge_pipeline.defs.dataset.assets import (
+    curated_dataset,
+    dataset_examples,
+    reflection_examples,
+)
+from forge_pipeline.defs.resources import ForgeResource
+from forge_pipeline.defs.vault.assets import vault_notes
+
+
+def run(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [vault_notes, reflection_examples, dataset_examples, curated_dataset],
+        resources={"forge": ForgeResource(overrides=overrides)},
+        raise_on_error=False,
+    )
+
+
+def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    event = result.asset_materializations_for_node(asset)[0]
+    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+
+
+def test_a_csv_adds_examples_to_the_curated_set(tmp_path: Path):
+    rows = [
+        {
+            "prompt": f"Question number {i} about my week?",
+            "response": f"A considered answer, number {i}, comfortably long enough to keep.",
+        }
+        for i in range(40)
+    ]
+    path = tmp_path / "qa.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    without = run({})
+    with_csv = run({"datasets.files": f"[{path}]"})
+    assert meta(with_csv, "dataset_examples")["examples"] == 40
+    before = meta(without, "curated_dataset")
+    after = meta(with_csv, "curated_dataset")
+    total = lambda m: m["train_examples"] + m["val_examples"]  # noqa: E731
+    assert total(after) == total(before) + 40
+
+
+def test_undecidable_columns_fail_with_the_columns_seen(tmp_path: Path):
+    path = tmp_path / "odd.csv"
+    pd.DataFrame([{"title": "a", "notes": "b"}]).to_csv(path, index=False)
+    result = run({"datasets.files": f"[{path}]"})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "saw ['title', 'notes']" in str(failure.step_failure_data.user_failure_data.description)
