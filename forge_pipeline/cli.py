@@ -1,6 +1,7 @@
 """`forge`: thin conveniences around the pipeline (prepare, serve, chat, ask, rollback, status)."""
 
 import os
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -27,17 +28,11 @@ def _settings() -> Settings:
         return load_settings()
     except ConfigError as exc:
         _fail(exc)
-        raise
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(1)
-
-
-def _server(settings: Settings, url: str | None) -> ServerClient:
-    url = url or f"http://{settings.serving.host}:{settings.serving.port}"
-    return ServerClient(url, os.environ.get(ADMIN_TOKEN_ENV))
 
 
 @app.command()
@@ -162,7 +157,7 @@ def rollback(
     try:
         version = ModelRegistry(settings.registry_dir).rollback()
         console.print(f"current model: {version}")
-        server = _server(settings, url)
+        server = ServerClient.for_settings(settings, url or "")
         if server.is_up():
             server.reload(version)
             console.print(f"server at {server.base_url} now serves {version}")

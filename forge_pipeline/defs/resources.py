@@ -1,12 +1,9 @@
 """Resources shared by every stage: settings, hardware, the model server."""
 
-import os
-
 import dagster as dg
 
 from forge_pipeline.lib.config import Settings, load_settings
 from forge_pipeline.lib.hardware import Hardware, detect_hardware
-from forge_pipeline.lib.layout import Layout
 from forge_pipeline.serving.client import ServerClient
 from forge_pipeline.serving.server import ADMIN_TOKEN_ENV
 
@@ -19,10 +16,6 @@ class ForgeResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         """The settings in force for this run."""
         return load_settings(overrides=self.overrides)
-
-    def layout(self) -> Layout:
-        """Artifact paths for this run."""
-        return Layout(self.settings())
 
 
 class HardwareResource(dg.ConfigurableResource):
@@ -41,5 +34,4 @@ class ModelServerResource(dg.ConfigurableResource):
 
     def client(self, settings: Settings) -> ServerClient:
         """A client for the configured server; the token is read from the environment now."""
-        url = self.url or f"http://{settings.serving.host}:{settings.serving.port}"
-        return ServerClient(url, os.environ.get(self.admin_token_env))
+        return ServerClient.for_settings(settings, self.url, self.admin_token_env)

@@ -1,12 +1,14 @@
 """Talk to a running `forge serve`: is it up, reload it, ask it."""
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from forge_pipeline.serving.server import MODEL_ALIAS
+from forge_pipeline.lib.config import Settings
+from forge_pipeline.serving.server import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 
 class ServerError(RuntimeError):
@@ -20,6 +22,14 @@ class ServerClient:
     base_url: str
     admin_token: str | None = None
     timeout_s: float = 120.0
+
+    @classmethod
+    def for_settings(
+        cls, settings: Settings, url: str = "", token_env: str = ADMIN_TOKEN_ENV
+    ) -> "ServerClient":
+        """The configured server (or url), with the admin token read from the environment now."""
+        url = url or f"http://{settings.serving.host}:{settings.serving.port}"
+        return cls(url.rstrip("/"), os.environ.get(token_env))
 
     def is_up(self) -> bool:
         """Whether /health answers."""

@@ -112,11 +112,12 @@ def create_forge_app(registry: ModelRegistry, serving: Serving, admin_token: str
             proxy = await anyio.to_thread.run_sync(_load_and_smoke_test, target, serving)
         except GGUFError as exc:
             raise HTTPException(422, f"{exc} The previous model keeps serving.") from exc
+        served = await anyio.to_thread.run_sync(_served, target, registry)
         async with llama_app.llama_outer_lock, llama_app.llama_inner_lock:
             old, llama_app._llama_proxy = llama_app._llama_proxy, proxy
         if old is not None:
             old.free()
-        state["served"] = _served(target, registry)
+        state["served"] = served
         return {
             "status": "reloaded",
             **asdict(state["served"]),

@@ -19,7 +19,7 @@ from forge_pipeline.lib.tables import markdown_table
 def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
     """One chat example (system, user question, assistant reflection) per reflection found."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     examples = [
         example
         for note in read_notes(Layout.require(layout.notes, "vault_notes"))
@@ -59,7 +59,7 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
 def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
     """Chat examples from the plain datasets named in datasets.files (none: an empty set)."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     examples, rows = [], []
     for path in settings.datasets.files:
         try:
@@ -115,7 +115,7 @@ def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
 def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
     """Duplicates and length outliers removed; train/val split by source file."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     examples = read_jsonl(Layout.require(layout.examples, "reflection_examples")) + read_jsonl(
         Layout.require(layout.dataset_examples, "dataset_examples")
     )

@@ -26,7 +26,7 @@ from forge_pipeline.lib.tables import markdown_table
 def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
     """The adapter merged into a full-precision base: safetensors, tokenizer, chat template."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     merge_adapter(
         resolve_base_model(settings),
         Layout.require(layout.adapter, "lora_adapter"),
@@ -61,7 +61,7 @@ def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
 def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
     """GGUFs by llama.cpp (f16, q8_0, q4_k_m), each loaded, scored and given a Modelfile."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     merged = Layout.require(layout.merged, "merged_model")
     threads = settings.training.threads
     sequences = val_sequences(merged, read_jsonl(layout.val), settings.training.max_length)

@@ -17,7 +17,7 @@ def deployed_model(
 ) -> dg.MaterializeResult:
     """The registry's `current` version, swapped atomically, then hot-reloaded into the server."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     registry = ModelRegistry(settings.registry_dir)
     metrics = json.loads(
         Layout.require(layout.adapter / "metrics.json", "lora_adapter").read_text()

@@ -36,7 +36,7 @@ def lora_adapter(
 ) -> dg.MaterializeResult:
     """A LoRA adapter trained on the curated set; precision chosen from the hardware."""
     settings = forge.settings()
-    layout = forge.layout()
+    layout = Layout(settings)
     machine = hardware.detect()
     knobs = settings.training
     with atomic_dir(layout.adapter) as out:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.notes_store import notes_frame, read_notes, write_notes
 from forge_pipeline.lib.tables import markdown_table
 from forge_pipeline.lib.vault import Note, Stamp, scan_vault
@@ -18,7 +19,7 @@ from forge_pipeline.lib.vault import Note, Stamp, scan_vault
 def vault_notes(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
     """Every note of the vault (read-only) with frontmatter, tags, date, title and body."""
     settings = forge.settings()
-    target = forge.layout().notes
+    target = Layout(settings).notes
     scan = scan_vault(settings.vault, settings.parsing, previous_notes(target))
     for skipped in scan.skipped:
         context.log.debug(f"Skipped {skipped.path}: {skipped.reason}")
