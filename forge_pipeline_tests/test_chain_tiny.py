@@ -75,6 +75,9 @@ def test_checks_pass(chain_run):
         "enough_examples": True,
         "train_val_disjoint": True,
         "no_pii_left": True,
+        "schema_valid": True,
+        "no_empty_turns": True,
+        "no_duplicates_left": True,
         "tuned_beats_base": True,
         "beats_deployed": True,
     }

@@ -3,6 +3,7 @@
 Does not touch: training and later stages.
 """
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -56,3 +57,12 @@ def test_undecidable_columns_fail_with_the_columns_seen(tmp_path: Path):
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "saw ['title', 'notes']" in str(failure.step_failure_data.user_failure_data.description)
+
+
+def test_undated_notes_stay_undated_in_the_examples(forge_env: Path):
+    assert run({}).success
+    text = (forge_env / "artifacts" / "reflection_examples" / "examples.jsonl").read_text()
+    examples = [json.loads(line) for line in text.splitlines()]
+    assert "NaN" not in text and " on nan" not in text
+    undated = [e for e in examples if e["date"] is None]
+    assert undated and all(isinstance(e["date"], str) for e in examples if e not in undated)

@@ -35,6 +35,9 @@ def test_checks_are_declared_and_gate_the_chain():
         ("curated_dataset", "enough_examples"): True,
         ("curated_dataset", "train_val_disjoint"): True,
         ("curated_dataset", "no_pii_left"): True,
+        ("curated_dataset", "schema_valid"): True,
+        ("curated_dataset", "no_empty_turns"): True,
+        ("curated_dataset", "no_duplicates_left"): True,
         ("lora_adapter", "tuned_beats_base"): True,
         ("gguf_model", "beats_deployed"): True,
     }

@@ -50,7 +50,7 @@ class Curation(_Section):
     max_chars: int = 1500
     val_fraction: float = 0.15
     redact_pii: bool = False
-    min_examples: int = 30
+    min_examples: int = 50
     seed: int = 42
 
 

@@ -47,12 +47,17 @@ def read_notes(path: Path) -> list[Note]:
         Note(
             path=r.path,
             title=r.title,
-            date=r.date,
+            date=_optional(r.date),
             tags=list(r.tags),
             body=r.body,
             sha256=r.sha256,
-            problem=r.problem,
+            problem=_optional(r.problem),
             stamp=Stamp(int(r.size), int(r.mtime_ns)),
         )
         for r in frame.itertuples(index=False)
     ]
+
+
+def _optional(value: object) -> str | None:
+    # pandas reads missing strings back as NaN; the notes keep None.
+    return None if value is None or pd.isna(value) else str(value)

@@ -7,6 +7,14 @@ import dagster as dg
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.artifacts import sha256_file
 from forge_pipeline.lib.curation import assistant_text, curate, pii_left
+from forge_pipeline.lib.dataset_profile import (
+    by_month,
+    by_tag,
+    duplicates_left,
+    empty_turns,
+    length_histogram,
+    schema_errors,
+)
 from forge_pipeline.lib.datasets import DatasetError, read_dataset
 from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl
 from forge_pipeline.lib.layout import Layout
@@ -98,6 +106,14 @@ def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
             blocking=True,
             description="At least curation.min_examples training examples.",
         ),
+        *[
+            dg.AssetCheckSpec(name, asset="curated_dataset", blocking=True, description=text)
+            for name, text in [
+                ("schema_valid", "Every example is system?/user/assistant turns of text."),
+                ("no_empty_turns", "No user or assistant turn is blank."),
+                ("no_duplicates_left", "No assistant turn repeats another."),
+            ]
+        ],
         dg.AssetCheckSpec(
             "no_pii_left",
             asset="curated_dataset",
@@ -113,7 +129,7 @@ def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
     ],
 )
 def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
-    """Duplicates and length outliers removed; train/val split by source file."""
+    """Vault and dataset examples, deduplicated, length-filtered, split by source file."""
     settings = forge.settings()
     layout = Layout(settings)
     examples = read_jsonl(Layout.require(layout.examples, "reflection_examples")) + read_jsonl(
@@ -124,11 +140,13 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
     write_jsonl(layout.val, curated.val)
     train_files = {e["source_file"] for e in curated.train}
     shared = sorted(train_files & {e["source_file"] for e in curated.val})
-    lengths = [len(assistant_text(e)) for e in curated.train + curated.val]
+    kept = curated.train + curated.val
+    lengths = [len(assistant_text(e)) for e in kept]
     version = layout.dataset_version()
     minimum = settings.curation.min_examples
     enough = len(curated.train) >= minimum and len(curated.val) > 0
-    leftover = pii_left(curated.train + curated.val)
+    leftover = pii_left(kept)
+    schema, empty, dupes = schema_errors(kept), empty_turns(kept), duplicates_left(kept)
     return dg.MaterializeResult(
         metadata={
             "train_path": dg.MetadataValue.path(str(layout.train)),
@@ -138,8 +156,31 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
             **{f"dropped_{reason}": count for reason, count in curated.dropped.items()},
             "mean_chars": round(sum(lengths) / max(len(lengths), 1), 1),
             "pii_redactions": curated.redactions,
+            "by_tag": dg.MetadataValue.md(markdown_table(["tag", "examples"], by_tag(kept))),
+            "by_month": dg.MetadataValue.md(markdown_table(["month", "examples"], by_month(kept))),
+            "length_histogram": dg.MetadataValue.md(
+                markdown_table(["assistant chars", "examples"], length_histogram(kept))
+            ),
+            "sample": dg.MetadataValue.md(
+                markdown_table(
+                    ["source", "question", "answer"],
+                    [
+                        (e["source_file"], e["messages"][-2]["content"], assistant_text(e)[:160])
+                        for e in kept[:: max(1, len(kept) // 8)][:8]
+                    ],
+                )
+            ),
         },
         check_results=[
+            dg.AssetCheckResult(
+                check_name="schema_valid", passed=schema == 0, metadata={"invalid": schema}
+            ),
+            dg.AssetCheckResult(
+                check_name="no_empty_turns", passed=empty == 0, metadata={"examples": empty}
+            ),
+            dg.AssetCheckResult(
+                check_name="no_duplicates_left", passed=dupes == 0, metadata={"duplicates": dupes}
+            ),
             dg.AssetCheckResult(
                 check_name="no_pii_left",
                 passed=not settings.curation.redact_pii or leftover == 0,
