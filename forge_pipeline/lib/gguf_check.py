@@ -148,11 +148,16 @@ def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Val
         seconds = time.perf_counter() - started
     finally:
         architecture = str(llm.metadata.get("general.architecture", ""))
+        has_template = bool(llm.metadata.get("tokenizer.chat_template"))
         llm.close()
     reply = (answer["choices"][0]["message"]["content"] or "").strip()
     tokens = answer["usage"]["completion_tokens"]
     return Validation(
-        architecture, True, reply, round(tokens / max(seconds, 1e-9), 1), round(load_seconds, 2)
+        architecture,
+        has_template,
+        reply,
+        round(tokens / max(seconds, 1e-9), 1),
+        round(load_seconds, 2),
     )
 
 

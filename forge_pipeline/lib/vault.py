@@ -5,7 +5,7 @@ import errno
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ class Note:
     body: str
     sha256: str
     problem: str | None = None
-    frontmatter: dict[str, Any] = field(default_factory=dict)
     stamp: "Stamp | None" = None
 
 
@@ -177,7 +176,6 @@ def parse_note(text: str, rel: str, sha256: str = "") -> Note:
         body=body.strip(),
         sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
         problem=problem,
-        frontmatter={k: str(v) for k, v in meta.items()},
     )
 
 
