@@ -4,6 +4,7 @@ Does not touch: training and later stages.
 """
 
 import json
+import random
 from pathlib import Path
 
 import dagster as dg
@@ -32,10 +33,12 @@ def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 
 def test_a_csv_adds_examples_to_the_curated_set(tmp_path: Path):
+    vocabulary = "calm river garden sister work letter morning train bread music rain chess".split()
     rows = [
         {
             "prompt": f"Question number {i} about my week?",
-            "response": f"A considered answer, number {i}, comfortably long enough to keep.",
+            # Distinct word orders: near-duplicate removal must keep every one.
+            "response": " ".join(random.Random(i).sample(vocabulary * 2, 16)) + f" ({i}).",
         }
         for i in range(40)
     ]

@@ -1,4 +1,4 @@
-"""vault_notes as a Dagster asset: a re-run reads only changed notes and keeps its data version.
+"""vault_notes and reflection_examples as assets: re-runs read only what changed.
 
 Does not touch: any stage after vault_notes.
 """
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from forge_pipeline.defs.dataset.assets import reflection_examples
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.defs.vault.assets import vault_notes
+from forge_pipeline.lib.synthetic_vault import generate
 from forge_pipeline_tests.conftest import SAMPLE_VAULT
 
 
@@ -36,3 +38,29 @@ def test_rerun_reads_only_what_changed(tmp_path: Path):
     changed, changed_version = materialize(vault)
     assert changed["notes_read_this_run"] == 1
     assert changed_version != first_version
+
+
+def test_synthetic_vault_every_file_accounted_for_and_extraction_incremental(tmp_path: Path):
+    vault = tmp_path / "vault"
+    counts = generate(vault, 400)
+    resources = {"forge": ForgeResource(overrides={"vault": str(vault)})}
+    first = dg.materialize([vault_notes, reflection_examples], resources=resources)
+    notes = metadata(first, "vault_notes")
+    assert notes["files_seen"] == notes["notes_parsed"] + notes["notes_skipped"]
+    # Every generated file, plus the Templates note and .obsidian settings, is seen.
+    assert notes["files_seen"] == sum(counts.values()) + 2
+    assert (
+        metadata(first, "reflection_examples")["notes_extracted_this_run"] == notes["notes_parsed"]
+    )
+
+    changed = sorted((vault / "Daily").rglob("*.md"))[:4]
+    for path in changed:
+        path.write_text(path.read_text() + "\nLooking back, a change.\n")
+    second = dg.materialize([vault_notes, reflection_examples], resources=resources)
+    assert metadata(second, "vault_notes")["notes_read_this_run"] == 4
+    assert metadata(second, "reflection_examples")["notes_extracted_this_run"] == 4
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    event = result.asset_materializations_for_node(asset)[0]
+    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = "default"
@@ -46,8 +46,10 @@ class Datasets(_Section):
 
 
 class Curation(_Section):
-    min_chars: int = 60
-    max_chars: int = 1500
+    min_tokens: int = 12
+    max_tokens: int = 384
+    near_duplicate_threshold: float = Field(0.8, ge=0.3, le=0.95)  # MinHash LSH needs <= 0.95
+    review_file: Path = Path("review.yaml")
     val_fraction: float = 0.15
     redact_pii: bool = False
     min_examples: int = 50
@@ -148,6 +150,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     base = path.parent
     settings.vault = (base / settings.vault.expanduser()).resolve()
     settings.home = (base / settings.home.expanduser()).resolve()
+    settings.curation.review_file = (base / settings.curation.review_file.expanduser()).resolve()
     settings.datasets.files = [(base / f.expanduser()).resolve() for f in settings.datasets.files]
     if settings.cache_dir is not None:
         settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()

@@ -1,21 +1,32 @@
-"""Curate chat examples: drop duplicates and out-of-range lengths, split by source file."""
+"""Curate chat examples: review, dedupe (exact and near), token-length limits, split by file."""
 
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from datasketch import MinHash, MinHashLSH
+
 from forge_pipeline.lib.config import Curation
+from forge_pipeline.lib.example_id import example_id
 from forge_pipeline.lib.redact import find_pii, redact
+from forge_pipeline.lib.review import Review
+from forge_pipeline.lib.tokens import TokenCounter
+
+NUM_PERM = 128
+DROP_REASONS = ["excluded_in_review", "duplicate", "near_duplicate", "too_short", "too_long"]
 
 
 @dataclass
 class Curated:
-    """The train and val examples, and how many were dropped for what."""
+    """The train and val examples, how many were dropped for what, and what the review did."""
 
     train: list[dict[str, Any]]
     val: list[dict[str, Any]]
     dropped: dict[str, int] = field(default_factory=dict)
     redactions: int = 0
+    edited: int = 0
+    unknown_review_ids: list[str] = field(default_factory=list)
+    token_lengths: list[int] = field(default_factory=list)
 
 
 def assistant_text(example: dict[str, Any]) -> str:
@@ -23,34 +34,71 @@ def assistant_text(example: dict[str, Any]) -> str:
     return next(m["content"] for m in example["messages"] if m["role"] == "assistant")
 
 
-def curate(examples: list[dict[str, Any]], rules: Curation) -> Curated:
-    """Remove exact duplicates and length outliers, then split train/val by source file."""
-    dropped = {"duplicate": 0, "too_short": 0, "too_long": 0}
+def curate(
+    examples: list[dict[str, Any]],
+    rules: Curation,
+    count_tokens: TokenCounter,
+    review: Review | None = None,
+) -> Curated:
+    """Apply the review, drop duplicates and length outliers, split train/val by source file."""
+    review = review or Review()
+    dropped = dict.fromkeys(DROP_REASONS, 0)
     seen: set[str] = set()
+    near = MinHashLSH(threshold=rules.near_duplicate_threshold, num_perm=NUM_PERM)
     kept: list[dict[str, Any]] = []
-    redactions = 0
+    lengths: list[int] = []
+    redactions = edited = 0
+    known: set[str] = set()
     for example in examples:
+        example = {"id": example_id(example["source_file"], assistant_text(example)), **example}
+        known.add(example["id"])
+        if example["id"] in review.exclude:
+            dropped["excluded_in_review"] += 1
+            continue
+        if example["id"] in review.edit:
+            example = review.apply(example)
+            edited += 1
         if rules.redact_pii:
             example, count = redacted(example)
             redactions += count
-        text = assistant_text(example)
-        key = " ".join(text.lower().split())
+        key = " ".join(assistant_text(example).lower().split())
         if key in seen:
             dropped["duplicate"] += 1
-        elif len(text) < rules.min_chars:
+            continue
+        seen.add(key)
+        answer_tokens, total_tokens = count_tokens(example)
+        if answer_tokens < rules.min_tokens:
             dropped["too_short"] += 1
-        elif len(text) > rules.max_chars:
+            continue
+        if total_tokens > rules.max_tokens:
             dropped["too_long"] += 1
-        else:
-            seen.add(key)
-            kept.append(example)
+            continue
+        signature = minhash(key)
+        if near.query(signature):
+            dropped["near_duplicate"] += 1
+            continue
+        near.insert(f"{len(kept)}:{example['id']}", signature)
+        kept.append(example)
+        lengths.append(total_tokens)
     val_files = val_sources(sorted({e["source_file"] for e in kept}), rules)
     return Curated(
         train=[e for e in kept if e["source_file"] not in val_files],
         val=[e for e in kept if e["source_file"] in val_files],
         dropped=dropped,
         redactions=redactions,
+        edited=edited,
+        unknown_review_ids=sorted(review.ids() - known),
+        token_lengths=lengths,
     )
+
+
+def minhash(text: str) -> MinHash:
+    """A MinHash of the text's word pairs (its one word, when it has only one)."""
+    words = text.split()
+    shingles = {" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))}
+    signature = MinHash(num_perm=NUM_PERM, seed=1)
+    signature.update_batch([s.encode() for s in shingles])
+    return signature
 
 
 def redacted(example: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from forge_pipeline.lib.curation import assistant_text
 
-LENGTH_BUCKETS = [0, 100, 200, 400, 800, 1600]
+LENGTH_BUCKETS = [0, 32, 64, 128, 256, 512, 1024]
 
 
 def schema_errors(examples: list[dict[str, Any]]) -> int:
@@ -57,15 +57,18 @@ def by_month(examples: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return sorted(months.items(), key=lambda kv: (kv[0] == "undated", kv[0]))
 
 
-def length_histogram(examples: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Assistant-turn lengths in characters, bucketed."""
-    counts = Counter()
-    for example in examples:
-        size = len(assistant_text(example))
-        low = max(b for b in LENGTH_BUCKETS if b <= size)
-        counts[low] += 1
+def length_histogram(lengths: list[int]) -> list[tuple[str, int]]:
+    """Lengths (in tokens) bucketed."""
+    counts = Counter(max(b for b in LENGTH_BUCKETS if b <= size) for size in lengths)
     edges = [*LENGTH_BUCKETS[1:], None]
     return [
         (f"{low}–{high - 1}" if high else f"{low}+", counts[low])
         for low, high in zip(LENGTH_BUCKETS, edges, strict=True)
     ]
+
+
+def percentile(sorted_values: list[int], share: float) -> int:
+    """The value below which `share` of the sorted values fall (0 for none)."""
+    if not sorted_values:
+        return 0
+    return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]

@@ -1,10 +1,13 @@
 """Plain datasets (CSV, JSONL, Parquet) turned into the same chat examples as the vault's."""
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from forge_pipeline.lib.example_id import example_id
 
 # Column layouts recognised without help, in order of preference (names compared lowercased).
 KNOWN_LAYOUTS: list[dict[str, str]] = [
@@ -89,6 +92,7 @@ def read_dataset(
             continue
         examples.append(
             {
+                "id": example_id(path.name, json.dumps(messages[1:], sort_keys=True)),
                 "messages": messages,
                 "source_file": f"{path.name}#{index}",
                 "tags": [],

@@ -18,6 +18,12 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+def write_lines(path: Path, lines: list[str]) -> None:
+    """Write already-encoded JSON lines in one atomic replace."""
+    with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        handle.writelines(line + "\n" for line in lines)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All rows of a JSON Lines file."""
     with path.open(encoding="utf-8") as handle:

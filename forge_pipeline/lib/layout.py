@@ -13,6 +13,7 @@ class Layout:
         root = settings.artifacts_dir
         self.notes = root / "vault_notes" / "notes.parquet"
         self.examples = root / "reflection_examples" / "examples.jsonl"
+        self.extraction_cache = root / "reflection_examples" / "by_note.parquet"
         self.dataset_examples = root / "dataset_examples" / "examples.jsonl"
         self.train = root / "curated_dataset" / "train.jsonl"
         self.val = root / "curated_dataset" / "val.jsonl"

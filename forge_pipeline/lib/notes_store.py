@@ -1,63 +1,116 @@
-"""Parsed notes as a Parquet table, and back."""
+"""Parsed notes as a Parquet table, and back; an incremental re-run rewrites only what changed."""
 
+import hashlib
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from forge_pipeline.lib.artifacts import atomic_file
-from forge_pipeline.lib.vault import Note, Stamp
+from forge_pipeline.lib.note import Note, Stamp
 
-COLUMNS = ["path", "title", "date", "tags", "body", "sha256", "problem", "size", "mtime_ns"]
+SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("title", pa.string()),
+        ("date", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("aliases", pa.list_(pa.string())),
+        ("body", pa.string()),
+        ("sha256", pa.string()),
+        ("problem", pa.string()),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+    ]
+)
 
 
-def notes_frame(notes: list[Note]) -> pd.DataFrame:
+class NotesTableError(ValueError):
+    """The notes table is missing or was written by another version of Forge."""
+
+
+def notes_table(notes: list[Note]) -> pa.Table:
     """One row per note, with the stamp that lets a re-run skip unchanged files."""
-    return pd.DataFrame(
-        [
-            {
-                "path": n.path,
-                "title": n.title,
-                "date": n.date,
-                "tags": n.tags,
-                "body": n.body,
-                "sha256": n.sha256,
-                "problem": n.problem,
-                "size": n.stamp.size if n.stamp else -1,
-                "mtime_ns": n.stamp.mtime_ns if n.stamp else -1,
-            }
-            for n in notes
-        ],
-        columns=COLUMNS,
+    return pa.table(
+        {
+            "path": [n.path for n in notes],
+            "title": [n.title for n in notes],
+            "date": [n.date for n in notes],
+            "tags": [n.tags for n in notes],
+            "aliases": [n.aliases for n in notes],
+            "body": [n.body for n in notes],
+            "sha256": [n.sha256 for n in notes],
+            "problem": [n.problem for n in notes],
+            "size": [n.stamp.size if n.stamp else -1 for n in notes],
+            "mtime_ns": [n.stamp.mtime_ns if n.stamp else -1 for n in notes],
+        },
+        schema=SCHEMA,
     )
 
 
-def write_notes(path: Path, frame: pd.DataFrame) -> None:
+def merged_table(previous: Path | None, keep: list[str], fresh: pa.Table) -> pa.Table:
+    """The previous table's rows for the kept paths plus freshly read ones, sorted by path."""
+    if previous is None or not keep:
+        return fresh.sort_by("path")
+    old = read_table(previous)
+    kept = old.filter(pc.is_in(old["path"], value_set=pa.array(keep, pa.string())))
+    return pa.concat_tables([kept, fresh]).sort_by("path")
+
+
+def write_notes(path: Path, table: pa.Table) -> None:
     """Write the table in one atomic replace."""
     with atomic_file(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """The table (or some columns of it) written by write_notes."""
+    try:
+        table = pq.read_table(path, columns=columns, memory_map=True)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise NotesTableError(f"{path} is unreadable ({exc}); re-materialize vault_notes.") from exc
+    if table.schema.names != (columns or SCHEMA.names):
+        raise NotesTableError(f"{path} has other columns; re-materialize vault_notes.")
+    return table
+
+
+def read_stamps(path: Path) -> dict[str, tuple[int, int]]:
+    """Path -> (size, mtime_ns) of every note in the table; empty when there is no usable table."""
+    try:
+        table = read_table(path, ["path", "size", "mtime_ns"])
+    except NotesTableError:
+        return {}  # no previous table, or an unreadable one: a full read costs only time
+    stamps = zip(table["size"].to_pylist(), table["mtime_ns"].to_pylist(), strict=True)
+    return dict(zip(table["path"].to_pylist(), stamps, strict=True))
 
 
 def read_notes(path: Path) -> list[Note]:
     """The notes of a table written by write_notes."""
-    frame = pd.read_parquet(path)
-    missing = set(COLUMNS) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path} lacks columns {sorted(missing)}; re-materialize vault_notes.")
+    return notes_from_table(read_table(path))
+
+
+def notes_from_table(table: pa.Table) -> list[Note]:
+    """Note records from rows of the notes schema."""
     return [
         Note(
-            path=r.path,
-            title=r.title,
-            date=_optional(r.date),
-            tags=list(r.tags),
-            body=r.body,
-            sha256=r.sha256,
-            problem=_optional(r.problem),
-            stamp=Stamp(int(r.size), int(r.mtime_ns)),
+            path=r["path"],
+            title=r["title"],
+            date=r["date"],
+            tags=r["tags"],
+            aliases=r["aliases"],
+            body=r["body"],
+            sha256=r["sha256"],
+            problem=r["problem"],
+            stamp=Stamp(r["size"], r["mtime_ns"]),
         )
-        for r in frame.itertuples(index=False)
+        for r in table.to_pylist()
     ]
 
 
-def _optional(value: object) -> str | None:
-    # pandas reads missing strings back as NaN; the notes keep None.
-    return None if value is None or pd.isna(value) else str(value)
+def content_version(table: pa.Table) -> str:
+    """A version that changes only when some note's path or content does."""
+    digest = hashlib.sha256()
+    for path, sha in zip(table["path"].to_pylist(), table["sha256"].to_pylist(), strict=True):
+        digest.update(f"{path}:{sha}\n".encode())
+    return digest.hexdigest()[:16]

@@ -2,17 +2,20 @@
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from forge_pipeline.lib.config import Extraction
-from forge_pipeline.lib.vault import Note
+from forge_pipeline.lib.example_id import example_id
+from forge_pipeline.lib.note import Note
+from forge_pipeline.lib.vault import inline_tags, tag_matches
 
-_HEADER = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_HEADER = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+_HEADING_MARKUP = re.compile(r"[\[\]*_=~`%<>#]")
 _EMBED = re.compile(r"!\[\[[^\]]*\]\]")
 _WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_TAG = re.compile(r"(?<![\w/&\[])#[A-Za-z][\w\-/]*")
 _CHECKBOX = re.compile(r"^\s*[-*+]\s+\[.\]\s*", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
 _QUOTE = re.compile(r"^\s*>\s?(?:\[![^\]]*\][+-]?\s*)?", re.MULTILINE)
@@ -20,7 +23,8 @@ _COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.DOTALL)
 _CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.*?\S)?)\1")
 _DATAVIEW = re.compile(r"^\s*[\w-]+::.*$", re.MULTILINE)
-_SPACES = re.compile(r"[ \t]+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+_MARKUP = str.maketrans("", "", "*_=~")
 
 QUESTIONS = {
     "decision": [
@@ -92,19 +96,37 @@ class Reflection:
 
 def plain_text(markdown: str) -> str:
     """Reduce Obsidian Markdown to clean prose: no tags, link brackets, comments or markup."""
-    text = _COMMENTS.sub(" ", _CODE.sub(" ", markdown))
-    text = _EMBED.sub(" ", text)
-    text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1).rsplit("/", 1)[-1], text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _DATAVIEW.sub(" ", text)
-    text = _CHECKBOX.sub("", text)
-    text = _BULLET.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _TAG.sub(" ", text)
-    text = _EMPHASIS.sub(r"\2", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    text = " ".join(line for line in lines if line)
-    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+    text = markdown
+    # Each pass only where its marker occurs: most paragraphs are plain sentences.
+    if "```" in text or "~~~" in text:
+        text = _CODE.sub(" ", text)
+    if "%%" in text or "<!--" in text:
+        text = _COMMENTS.sub(" ", text)
+    if "[[" in text:
+        text = _WIKILINK.sub(
+            lambda m: m.group(2) or m.group(1).rsplit("/", 1)[-1], _EMBED.sub(" ", text)
+        )
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "::" in text:
+        text = _DATAVIEW.sub(" ", text)
+    text = _BULLET.sub("", _CHECKBOX.sub("", text))
+    if ">" in text:
+        text = _QUOTE.sub("", text)
+    if "#" in text:
+        text = _without_tags(text)
+    if any(mark in text for mark in "*_=~"):
+        text = _EMPHASIS.sub(r"\2", text)
+    text = " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
+
+
+def _without_tags(text: str) -> str:
+    parts, end = [], 0
+    for match in tag_matches(text):
+        parts += [text[end : match.start()], " "]
+        end = match.end()
+    return "".join(parts) + text[end:]
 
 
 def find_reflections(body: str, rules: Extraction) -> list[Reflection]:
@@ -131,12 +153,17 @@ def find_reflections(body: str, rules: Extraction) -> list[Reflection]:
 
 
 def _paragraph_reflection(paragraph: str, tags: set[str], phrases: list[str]) -> Reflection | None:
-    if _BULLET.match(paragraph) and "#" not in paragraph:
-        return None  # plain log lines, not reflections
+    has_tag = "#" in paragraph
+    if not has_tag:
+        if _BULLET.match(paragraph):
+            return None  # plain log lines, not reflections
+        words = " ".join(paragraph.lower().translate(_MARKUP).split())
+        if not any(p in words for p in phrases):
+            return None
     text = plain_text(paragraph)
     if not text:
         return None
-    para_tags = [t[1:].lower() for t in _TAG.findall(_CODE.sub(" ", paragraph))]
+    para_tags = [t.lower() for t in inline_tags(paragraph)] if has_tag else []
     if matched := next((t for t in para_tags if t in tags), None):
         return Reflection(text, matched, f"tag:#{matched}")
     lowered = text.lower()
@@ -147,20 +174,17 @@ def _paragraph_reflection(paragraph: str, tags: set[str], phrases: list[str]) ->
 
 
 def _sections(body: str) -> list[tuple[str | None, str]]:
-    """Split a body at headers: (heading text or None, the text under it)."""
+    """Split a body at headers (not those inside code blocks): (heading or None, text under it)."""
+    code = [m.span() for m in _CODE.finditer(body)] if "```" in body or "~~~" in body else []
     sections: list[tuple[str | None, str]] = []
-    heading, lines = None, []
-    in_code = False
-    for line in body.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_code = not in_code
-        match = None if in_code else _HEADER.match(line)
-        if match:
-            sections.append((heading, "\n".join(lines)))
-            heading, lines = plain_text(match.group(2)), []
-        else:
-            lines.append(line)
-    sections.append((heading, "\n".join(lines)))
+    heading, start = None, 0
+    for match in _HEADER.finditer(body):
+        if any(a <= match.start() < b for a, b in code):
+            continue
+        sections.append((heading, body[start : match.start()]))
+        text = match.group(1)
+        heading, start = plain_text(text) if _HEADING_MARKUP.search(text) else text, match.end()
+    sections.append((heading, body[start:]))
     return [(h, s) for h, s in sections if s.strip()]
 
 
@@ -176,13 +200,19 @@ def question_for(reflection: Reflection, note: Note) -> str:
     return question
 
 
-def examples_from_note(note: Note, rules: Extraction, system_prompt: str) -> list[dict[str, Any]]:
-    """Chat-format examples for every reflection in one note."""
+def examples_from_note(
+    note: Note,
+    rules: Extraction,
+    system_prompt: str,
+    questions: Callable[[Reflection, Note], str] = question_for,
+) -> list[dict[str, Any]]:
+    """Chat-format examples for every reflection in one note; `questions` writes the user turn."""
     return [
         {
+            "id": example_id(note.path, reflection.text),
             "messages": [
                 {"role": "system", "content": system_prompt},
-                {"role": "user", "content": question_for(reflection, note)},
+                {"role": "user", "content": questions(reflection, note)},
                 {"role": "assistant", "content": reflection.text},
             ],
             "source_file": note.path,

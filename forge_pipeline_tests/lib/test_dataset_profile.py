@@ -9,6 +9,7 @@ from forge_pipeline.lib.dataset_profile import (
     duplicates_left,
     empty_turns,
     length_histogram,
+    percentile,
     schema_errors,
 )
 
@@ -43,11 +44,17 @@ def test_profile_tables():
     ]
     assert by_tag(examples) == [("run", 1), ("work", 1), ("a", 1)]
     assert by_month(examples) == [("2026-01", 1), ("2026-02", 1), ("undated", 1)]
-    assert length_histogram(examples) == [
-        ("0–99", 1),
-        ("100–199", 1),
-        ("200–399", 0),
-        ("400–799", 0),
-        ("800–1599", 0),
-        ("1600+", 1),
+    assert length_histogram([10, 40, 40, 300, 5000]) == [
+        ("0–31", 1),
+        ("32–63", 2),
+        ("64–127", 0),
+        ("128–255", 0),
+        ("256–511", 1),
+        ("512–1023", 0),
+        ("1024+", 1),
     ]
+
+
+def test_percentile():
+    assert percentile([], 0.5) == 0
+    assert percentile([1, 2, 3, 4], 0.5) == 3 and percentile([1, 2, 3, 4], 0.95) == 4

@@ -8,9 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from forge_pipeline.lib.config import Parsing
-from forge_pipeline.lib.vault import VaultError, inline_tags, parse_note, scan_vault
+from forge_pipeline.lib.vault import (
+    VaultError,
+    inline_tags,
+    parse_note,
+    scan_vault,
+    simple_frontmatter,
+)
 from forge_pipeline_tests.conftest import SAMPLE_VAULT
 
 
@@ -78,14 +85,15 @@ def test_rescan_reads_only_new_and_changed_notes(tmp_path: Path):
     vault = tmp_path / "vault"
     shutil.copytree(SAMPLE_VAULT, vault, symlinks=True)
     first = scan_vault(vault)
-    previous = {n.path: (n.stamp, n) for n in first.notes}
+    previous = {n.path: n.stamp for n in first.notes}
     (vault / "Daily" / "2026-01-05.md").write_text("# Changed\nI realize this changed.\n")
     (vault / "Daily" / "new.md").write_text("# New\nI wonder about this.\n")
     (vault / "Daily" / "2026-01-06.md").unlink()
     second = scan_vault(vault, previous=previous)
-    assert second.notes_reused == len(first.notes) - 2
+    assert len(second.reused) == len(first.notes) - 2
+    assert "Daily/2026-01-06.md" not in second.reused
     paths = {n.path: n for n in second.notes}
-    assert "Daily/2026-01-06.md" not in paths and "Daily/new.md" in paths
+    assert set(paths) == {"Daily/2026-01-05.md", "Daily/new.md"}
     assert paths["Daily/2026-01-05.md"].title == "Changed"
 
 
@@ -133,3 +141,43 @@ def test_parse_note(text, tags, date, title):
 def test_inline_tags_skip_code_blocks_and_keep_nested():
     body = "```\n#not\n```\nI did #area/sub and #reflection"
     assert inline_tags(body) == ["area/sub", "reflection"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "date: 2026-01-05\ntags: [daily, family, health]\nmood: calm",
+        "tags:\n  - a\n  - area/sub\ntitle: Hello world\ncreated: 2026-02-03 10:00",
+        "aliases:\n- Maya\n- M\nempty:\nnothing: ~",
+        "url: https://example.org/a",
+    ],
+)
+def test_plain_frontmatter_reads_as_yaml_would(text):
+    simple = simple_frontmatter(text)
+    assert simple is not None
+    loaded = yaml.safe_load(text)
+    assert simple == {k: None if v is None else _as_text(v) for k, v in loaded.items()}
+
+
+def _as_text(value):
+    return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'title: "quoted"',
+        "nested:\n  key: value",
+        "x: a #comment",
+        "date: 2026-02-30",
+        "k: [a, [b]]",
+    ],
+)
+def test_richer_frontmatter_goes_to_the_yaml_parser(text):
+    assert simple_frontmatter(text) is None
+
+
+def test_aliases_as_list_or_string():
+    listed = parse_note("---\naliases: [Maya, M]\n---\nbody", "People/Maya.md")
+    spaced = parse_note("---\naliases: Maya Lind, M\n---\nbody", "People/Maya.md")
+    assert listed.aliases == ["Maya", "M"] and spaced.aliases == ["Maya Lind", "M"]

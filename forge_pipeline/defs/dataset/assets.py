@@ -1,11 +1,13 @@
 """reflection_examples and curated_dataset: from parsed notes to train/val chat JSONL."""
 
+import json
 from collections import Counter
 
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.curation import assistant_text, curate, pii_left
 from forge_pipeline.lib.dataset_profile import (
     by_month,
@@ -13,14 +15,16 @@ from forge_pipeline.lib.dataset_profile import (
     duplicates_left,
     empty_turns,
     length_histogram,
+    percentile,
     schema_errors,
 )
 from forge_pipeline.lib.datasets import DatasetError, read_dataset
-from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl
+from forge_pipeline.lib.extraction import extract_all
+from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.notes_store import read_notes
-from forge_pipeline.lib.reflections import examples_from_note
+from forge_pipeline.lib.review import ReviewError, load_review
 from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.tokens import chat_token_counter
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
@@ -28,12 +32,14 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
     """One chat example (system, user question, assistant reflection) per reflection found."""
     settings = forge.settings()
     layout = Layout(settings)
-    examples = [
-        example
-        for note in read_notes(Layout.require(layout.notes, "vault_notes"))
-        for example in examples_from_note(note, settings.extraction, settings.system_prompt)
-    ]
-    write_jsonl(layout.examples, examples)
+    run = extract_all(
+        Layout.require(layout.notes, "vault_notes"),
+        layout.extraction_cache,
+        settings.extraction,
+        settings.system_prompt,
+    )
+    write_lines(layout.examples, run.lines)
+    examples = [json.loads(line) for line in run.lines]
     kinds = Counter(e["kind"] for e in examples)
     sha = sha256_file(layout.examples)
     return dg.MaterializeResult(
@@ -41,14 +47,17 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
             "path": dg.MetadataValue.path(str(layout.examples)),
             "examples": len(examples),
             "notes_with_reflections": len({e["source_file"] for e in examples}),
+            "notes_extracted_this_run": run.notes_extracted,
+            "notes_reused": run.notes_reused,
             "by_kind": dg.MetadataValue.md(
                 markdown_table(["kind", "examples"], kinds.most_common())
             ),
             "preview": dg.MetadataValue.md(
                 markdown_table(
-                    ["source", "question", "reflection"],
+                    ["id", "source", "question", "reflection"],
                     [
                         (
+                            e["id"],
                             e["source_file"],
                             e["messages"][1]["content"],
                             e["messages"][2]["content"][:160],
@@ -128,20 +137,32 @@ def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
         ),
     ],
 )
-def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
+def curated_dataset(
+    context: dg.AssetExecutionContext, forge: ForgeResource
+) -> dg.MaterializeResult:
     """Vault and dataset examples, deduplicated, length-filtered, split by source file."""
     settings = forge.settings()
     layout = Layout(settings)
     examples = read_jsonl(Layout.require(layout.examples, "reflection_examples")) + read_jsonl(
         Layout.require(layout.dataset_examples, "dataset_examples")
     )
-    curated = curate(examples, settings.curation)
+    try:
+        review = load_review(settings.curation.review_file)
+    except ReviewError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    counter = chat_token_counter(resolve_base_model(settings))
+    curated = curate(examples, settings.curation, counter, review)
+    if curated.unknown_review_ids:
+        context.log.warning(
+            f"{len(curated.unknown_review_ids)} ids in {settings.curation.review_file} match no "
+            f"example (the note changed?): {', '.join(curated.unknown_review_ids[:10])}"
+        )
     write_jsonl(layout.train, curated.train)
     write_jsonl(layout.val, curated.val)
     train_files = {e["source_file"] for e in curated.train}
     shared = sorted(train_files & {e["source_file"] for e in curated.val})
     kept = curated.train + curated.val
-    lengths = [len(assistant_text(e)) for e in kept]
+    lengths = sorted(curated.token_lengths)
     version = layout.dataset_version()
     minimum = settings.curation.min_examples
     enough = len(curated.train) >= minimum and len(curated.val) > 0
@@ -153,19 +174,29 @@ def curated_dataset(forge: ForgeResource) -> dg.MaterializeResult:
             "val_path": dg.MetadataValue.path(str(layout.val)),
             "train_examples": len(curated.train),
             "val_examples": len(curated.val),
+            "examples_in": len(examples),
             **{f"dropped_{reason}": count for reason, count in curated.dropped.items()},
-            "mean_chars": round(sum(lengths) / max(len(lengths), 1), 1),
+            "edited_in_review": curated.edited,
+            "review_ids_unmatched": len(curated.unknown_review_ids),
+            "tokens_p50": percentile(lengths, 0.5),
+            "tokens_p95": percentile(lengths, 0.95),
+            "tokens_max": lengths[-1] if lengths else 0,
             "pii_redactions": curated.redactions,
             "by_tag": dg.MetadataValue.md(markdown_table(["tag", "examples"], by_tag(kept))),
             "by_month": dg.MetadataValue.md(markdown_table(["month", "examples"], by_month(kept))),
             "length_histogram": dg.MetadataValue.md(
-                markdown_table(["assistant chars", "examples"], length_histogram(kept))
+                markdown_table(["conversation tokens", "examples"], length_histogram(lengths))
             ),
             "sample": dg.MetadataValue.md(
                 markdown_table(
-                    ["source", "question", "answer"],
+                    ["id", "source", "question", "answer"],
                     [
-                        (e["source_file"], e["messages"][-2]["content"], assistant_text(e)[:160])
+                        (
+                            e["id"],
+                            e["source_file"],
+                            e["messages"][-2]["content"],
+                            assistant_text(e)[:160],
+                        )
                         for e in kept[:: max(1, len(kept) // 8)][:8]
                     ],
                 )

@@ -1,0 +1,107 @@
+"""Parse + extract a 100,000-note synthetic vault: cold, beside a plain read, and after 1% changed.
+
+Usage: make bench   (or: .venv/bin/python bench/bench_vault.py [NOTES])
+Times the work vault_notes and reflection_examples do (refresh_notes, extract_all, the JSONL
+write) without Dagster's per-run overhead, then materializes both assets on the same vault
+through Dagster to show every file is accounted for. Records vault.notes_per_s,
+vault.read_floor_ratio, vault.incremental_speedup and vault.assets_100k_s.
+"""
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import record  # noqa: E402
+
+from forge_pipeline.defs.dataset.assets import reflection_examples  # noqa: E402
+from forge_pipeline.defs.resources import ForgeResource  # noqa: E402
+from forge_pipeline.defs.vault.assets import vault_notes  # noqa: E402
+from forge_pipeline.lib.config import Extraction, Parsing  # noqa: E402
+from forge_pipeline.lib.extraction import extract_all  # noqa: E402
+from forge_pipeline.lib.jsonl import write_lines  # noqa: E402
+from forge_pipeline.lib.synthetic_vault import generate  # noqa: E402
+from forge_pipeline.lib.vault import refresh_notes  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out" / "vault"
+COMMAND = "make bench"
+SYSTEM = "You are a reflective journaling companion."
+
+
+def plain_read(vault: Path) -> float:
+    """Seconds to walk the vault and read every file's bytes, parsing nothing: the floor."""
+    started = time.perf_counter()
+    for root, _, files in os.walk(vault):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                handle.read()
+    return time.perf_counter() - started
+
+
+def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int]:
+    """Seconds for what the two assets do; notes in the table and files accounted for."""
+    started = time.perf_counter()
+    scan = refresh_notes(vault, Parsing(), work / "notes.parquet")
+    run = extract_all(work / "notes.parquet", work / "cache.parquet", Extraction(), SYSTEM)
+    write_lines(work / "examples.jsonl", run.lines)
+    seconds = time.perf_counter() - started
+    notes = scan.table.num_rows + len(scan.reused)
+    assert scan.files_seen == notes + len(scan.skipped), "a file was not accounted for"
+    return seconds, notes, scan.files_seen
+
+
+def touch_one_percent(vault: Path) -> int:
+    """Append a line to every hundredth note, as a day of editing would."""
+    notes = sorted((vault / "Daily").rglob("*.md"))[::100]
+    for path in notes:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("\nLooking back, this note changed today. #reflection\n")
+    return len(notes)
+
+
+def assets_through_dagster(vault: Path, home: Path) -> float:
+    """Materialize vault_notes and reflection_examples on the vault; check every file counted."""
+    started = time.perf_counter()
+    result = dg.materialize(
+        [vault_notes, reflection_examples],
+        resources={"forge": ForgeResource(overrides={"vault": str(vault), "home": str(home)})},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    seconds = time.perf_counter() - started
+    meta = result.asset_materializations_for_node("vault_notes")[0].metadata
+    seen, parsed, skipped = (meta[k].value for k in ("files_seen", "notes_parsed", "notes_skipped"))
+    assert seen == parsed + skipped, f"{seen} seen != {parsed} parsed + {skipped} skipped"
+    print(f"dagster: {seen} files seen = {parsed} notes parsed + {skipped} skipped")
+    return seconds
+
+
+def main(notes: int = 100_000) -> None:
+    """Generate the vault, time the floor, the cold run and the 1% re-run in one session."""
+    shutil.rmtree(OUT, ignore_errors=True)
+    vault, work = OUT / "vault", OUT / "work"
+    work.mkdir(parents=True)
+    print(f"generating {notes} notes: {dict(generate(vault, notes))}")
+    plain_read(vault)  # warm the page cache, so both timings read from memory
+    floor = plain_read(vault)
+    cold, parsed, seen = parse_and_extract(vault, work)
+    changed = touch_one_percent(vault)
+    incremental, _, _ = parse_and_extract(vault, work)
+    print(
+        f"{seen} files, {parsed} notes: plain read {floor:.2f} s, cold {cold:.2f} s, "
+        f"{changed} changed {incremental:.2f} s"
+    )
+    note = f"{notes} synthetic notes, {os.cpu_count()} cores"
+    record("vault.notes_per_s", round(parsed / cold), "notes/s", COMMAND, note)
+    record("vault.read_floor_ratio", round(cold / floor, 2), "x", COMMAND, note)
+    record("vault.incremental_speedup", round(cold / incremental, 1), "x", COMMAND, note)
+    dagster_s = assets_through_dagster(vault, OUT / "home")
+    record("vault.assets_100k_s", round(dagster_s, 1), "s", COMMAND, note + ", cold, via Dagster")
+    shutil.rmtree(OUT, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

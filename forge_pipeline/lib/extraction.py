@@ -1,0 +1,133 @@
+"""Reflection examples for a whole notes table, reusing those of unchanged notes from last run."""
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from forge_pipeline.lib.artifacts import atomic_file
+from forge_pipeline.lib.config import Extraction
+from forge_pipeline.lib.note import Note
+from forge_pipeline.lib.notes_store import notes_from_table, read_table
+from forge_pipeline.lib.reflections import Reflection, examples_from_note, question_for
+
+CACHE_SCHEMA = pa.schema(
+    [("path", pa.string()), ("sha256", pa.string()), ("examples", pa.list_(pa.string()))]
+)
+# Below this many notes to extract, starting worker processes costs more than it saves.
+PARALLEL_MIN_NOTES = 4000
+
+QuestionWriter = Callable[[Reflection, Note], str]
+
+
+@dataclass
+class ExtractionRun:
+    """Every example as a JSON line (in note order), and how many notes were read this time."""
+
+    lines: list[str]
+    notes_extracted: int
+    notes_reused: int
+
+
+def extract_all(
+    notes_path: Path,
+    cache_path: Path,
+    rules: Extraction,
+    system_prompt: str,
+    questions: QuestionWriter = question_for,
+) -> ExtractionRun:
+    """Examples of every note; notes whose path and content are unchanged come from the cache."""
+    key = rules_key(rules, system_prompt, questions)
+    index = read_table(notes_path, ["path", "sha256"])
+    cache = _read_cache(cache_path, key)
+    # A hash join in Arrow (on the cache's row numbers: joins carry no list columns), so
+    # per-note Python work happens only for the notes that changed.
+    numbered = cache.select(["path", "sha256"]).append_column(
+        "row", pa.array(range(cache.num_rows), pa.int64())
+    )
+    joined = index.join(numbered, keys=["path", "sha256"])
+    missing = pc.is_null(joined["row"])
+    todo = joined.filter(missing)
+    fresh = CACHE_SCHEMA.empty_table()
+    if todo.num_rows:
+        notes = read_table(notes_path)
+        rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
+        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, questions)
+    reused = cache.take(joined.filter(pc.invert(missing))["row"])
+    table = pa.concat_tables([reused, fresh]).sort_by("path")
+    _write_cache(cache_path, key, table)
+    return ExtractionRun(
+        lines=pc.list_flatten(table["examples"]).to_pylist(),
+        notes_extracted=todo.num_rows,
+        notes_reused=index.num_rows - todo.num_rows,
+    )
+
+
+def rules_key(rules: Extraction, system_prompt: str, questions: QuestionWriter) -> str:
+    """Changes when anything that shapes an example does, so the cache is then ignored."""
+    writer = f"{questions.__module__}.{questions.__qualname__}"
+    text = json.dumps([rules.model_dump(), system_prompt, writer], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _extract(
+    table: pa.Table,
+    rows: list[int],
+    rules: Extraction,
+    system_prompt: str,
+    questions: QuestionWriter,
+) -> pa.Table:
+    """Examples of the given rows of the notes table, in worker processes when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(rows) < PARALLEL_MIN_NOTES or workers < 2:
+        return _extract_chunk(table.take(rows), rules, system_prompt, questions)
+    size = -(-len(rows) // (workers * 4))
+    # take, not slice: a pickled slice carries the whole table's buffers to every worker.
+    chunks = [table.take(rows[i : i + size]) for i in range(0, len(rows), size)]
+    # spawn, not fork: the Dagster process that calls this runs threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        n = len(chunks)
+        parts = pool.map(_extract_chunk, chunks, [rules] * n, [system_prompt] * n, [questions] * n)
+        return pa.concat_tables(list(parts))
+
+
+def _extract_chunk(
+    table: pa.Table, rules: Extraction, system_prompt: str, questions: QuestionWriter
+) -> pa.Table:
+    notes = notes_from_table(table)
+    examples = [
+        [
+            json.dumps(example, ensure_ascii=False)
+            for example in examples_from_note(note, rules, system_prompt, questions)
+        ]
+        for note in notes
+    ]
+    return pa.table(
+        [[n.path for n in notes], [n.sha256 for n in notes], examples], schema=CACHE_SCHEMA
+    )
+
+
+def _read_cache(path: Path, key: str) -> pa.Table:
+    """The cached examples per note, if written under the same rules; else an empty table."""
+    try:
+        table = pq.read_table(path, memory_map=True)
+    except (OSError, pa.ArrowInvalid):
+        return CACHE_SCHEMA.empty_table()  # no cache yet, or a broken one: extract everything
+    if (table.schema.metadata or {}).get(b"forge_rules_key") != key.encode():
+        return CACHE_SCHEMA.empty_table()
+    return table.replace_schema_metadata(None)
+
+
+def _write_cache(path: Path, key: str, table: pa.Table) -> None:
+    table = table.replace_schema_metadata({"forge_rules_key": key})
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp)

@@ -1,0 +1,54 @@
+"""Extraction over a notes table: the cache of unchanged notes, and the worker-process path.
+
+Does not touch: Dagster, models.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from forge_pipeline.lib import extraction, vault
+from forge_pipeline.lib.config import Extraction, Parsing
+from forge_pipeline.lib.extraction import extract_all
+from forge_pipeline.lib.synthetic_vault import generate
+from forge_pipeline.lib.vault import refresh_notes
+
+
+@pytest.fixture
+def synthetic(tmp_path: Path) -> tuple[Path, Path]:
+    """A 300-note synthetic vault and its notes table."""
+    root = tmp_path / "vault"
+    generate(root, 300)
+    refresh_notes(root, Parsing(), tmp_path / "notes.parquet")
+    return root, tmp_path
+
+
+def test_unchanged_notes_come_from_the_cache(synthetic):
+    root, work = synthetic
+    notes, cache = work / "notes.parquet", work / "cache.parquet"
+    first = extract_all(notes, cache, Extraction(), "sys")
+    assert first.notes_extracted == 301 and first.lines  # one broken-frontmatter note too
+    again = extract_all(notes, cache, Extraction(), "sys")
+    assert again.notes_extracted == 0 and again.lines == first.lines
+
+    changed = sorted((root / "Daily").rglob("*.md"))[0]
+    changed.write_text(changed.read_text() + "\nI realize the cache noticed. #insight\n")
+    refresh_notes(root, Parsing(), notes)
+    third = extract_all(notes, cache, Extraction(), "sys")
+    assert third.notes_extracted == 1 and len(third.lines) >= len(first.lines)
+
+    other_rules = extract_all(notes, cache, Extraction(reflection_tags=["insight"]), "sys")
+    assert other_rules.notes_extracted == 301, "new rules must not reuse old examples"
+
+
+def test_worker_processes_give_the_same_notes_and_examples(synthetic, monkeypatch):
+    root, work = synthetic
+    serial_scan = vault.scan_vault(root)
+    serial = extract_all(work / "notes.parquet", work / "serial.parquet", Extraction(), "sys")
+    monkeypatch.setattr(vault, "PARALLEL_MIN_FILES", 10)
+    monkeypatch.setattr(extraction, "PARALLEL_MIN_NOTES", 10)
+    parallel_scan = vault.scan_vault(root)
+    assert parallel_scan.table.equals(serial_scan.table)
+    assert parallel_scan.skipped == serial_scan.skipped
+    parallel = extract_all(work / "notes.parquet", work / "parallel.parquet", Extraction(), "sys")
+    assert parallel.lines == serial.lines
