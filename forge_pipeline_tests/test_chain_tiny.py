@@ -27,12 +27,15 @@ CHAIN = [
 
 
 def materialize_chain(
-    overrides: dict[str, str], server_url: str = "http://127.0.0.1:9"
+    overrides: dict[str, str],
+    server_url: str = "http://127.0.0.1:9",
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run every asset of the chain in process; by default no model server is listening."""
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     return dg.materialize(
         assets,
+        instance=instance,
         resources={
             "forge": ForgeResource(overrides=overrides),
             "hardware": HardwareResource(),
@@ -50,13 +53,19 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+def chain_instance() -> dg.DagsterInstance:
+    """One Dagster instance for this module's runs, so a later run sees the earlier ones."""
+    return dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="module")
+def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, chain_instance):
     """One full run shared by this module's tests, in its own FORGE_HOME."""
     home = tmp_path_factory.mktemp("chain-home")
     before = vault_digest(SAMPLE_VAULT)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORGE_HOME", str(home))
-        result = materialize_chain(tiny_overrides(tiny_model))
+        result = materialize_chain(tiny_overrides(tiny_model), instance=chain_instance)
     assert vault_digest(SAMPLE_VAULT) == before, "the run changed the vault"
     return result, home
 
@@ -140,3 +149,20 @@ def test_blocking_check_stops_deploy_when_training_fails_to_help(tiny_model: Pat
     assert evaluations["tuned_beats_base"] is False
     assert not result.asset_materializations_for_node("deployed_model")
     assert not (forge_env / "registry" / "current").exists()
+
+
+def test_a_rerun_on_an_unchanged_vault_skips_training_export_and_deploy(
+    chain_run, chain_instance, tiny_model: Path, monkeypatch
+):
+    first, home = chain_run
+    monkeypatch.setenv("FORGE_HOME", str(home))
+    again = materialize_chain(tiny_overrides(tiny_model), instance=chain_instance)
+    assert again.success
+    skipped = {
+        e.step_key for e in again.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED
+    }
+    assert skipped == {"merged_model", "gguf_model", "deployed_model"}
+    done = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
+    assert done == {"vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"}
+    assert metadata(again, "vault_notes")["notes_read_this_run"] == 0
+    assert ModelRegistry(home / "registry").current_version() == "v0001"

@@ -66,6 +66,7 @@ class Training(_Section):
     max_length: int = 256
     threads: int = 0
     seed: int = 42
+    checkpoint_every: int = 10
 
 
 class Export(_Section):
@@ -78,6 +79,12 @@ class Serving(_Section):
     port: int = 8765
     n_ctx: int = 2048
     threads: int = 0
+
+
+class Automation(_Section):
+    nightly_cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+    sensor_interval_s: int = 300
 
 
 class Registry(_Section):
@@ -98,6 +105,7 @@ class Settings(_Section):
     export: Export = Export()
     registry: Registry = Registry()
     serving: Serving = Serving()
+    automation: Automation = Automation()
     smoke_prompt: str = "What have I learned lately?"
 
     @property

@@ -18,6 +18,7 @@ class Layout:
         self.train = root / "curated_dataset" / "train.jsonl"
         self.val = root / "curated_dataset" / "val.jsonl"
         self.adapter = root / "lora_adapter"
+        self.checkpoints = root / "lora_adapter-checkpoints"
         self.merged = root / "merged_model"
         self.gguf_dir = root / "gguf_model"
 

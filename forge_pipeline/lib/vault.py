@@ -95,6 +95,15 @@ def scan_vault(
     )
 
 
+def vault_fingerprint(vault: Path, rules: Parsing) -> str:
+    """A hash of every note's path, size and modification time: cheap, reads no note."""
+    digest = hashlib.sha256()
+    for _, rel, found in sorted(_walk(vault, rules), key=lambda item: item[1]):
+        if not isinstance(found, str):
+            digest.update(f"{rel}:{found.size}:{found.mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     """Scan the vault and rewrite the notes table at target, reading only what changed."""
     previous = read_stamps(target)

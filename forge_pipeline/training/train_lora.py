@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -39,6 +40,8 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | fp16 | bf16, chosen by the caller from the hardware
     threads: int = 0  # torch CPU threads; 0 = all cores
     seed: int = 42
+    checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
+    checkpoint_every: int = 10
 
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -84,8 +87,10 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
                 }
             )
 
+    resume = latest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.checkpoint_dir else None
+    tokens_before = _tokens_seen(resume)
     args = SFTConfig(
-        output_dir=str(Path(cfg.output_dir) / "checkpoints"),
+        output_dir=cfg.checkpoint_dir or str(Path(cfg.output_dir) / "checkpoints"),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size,
@@ -102,7 +107,9 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         use_cpu=not use_cuda,
         logging_steps=1,
         eval_strategy="no",
-        save_strategy="no",
+        save_strategy="steps" if cfg.checkpoint_dir else "no",
+        save_steps=cfg.checkpoint_every,
+        save_total_limit=2,
         report_to=[],
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -129,9 +136,12 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
     base_eval_loss = float(trainer.evaluate()["eval_loss"])
     report({"event": "base_eval", "eval_loss": round(base_eval_loss, 4)})
+    if resume:
+        report({"event": "resume", "checkpoint": str(resume)})
     started = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - started
+    tokens_now = int(trainer.state.num_input_tokens_seen) - tokens_before
     tuned_eval_loss = float(trainer.evaluate()["eval_loss"])
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     trainer.model.save_pretrained(cfg.output_dir)
@@ -148,14 +158,42 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         "tuned_eval_perplexity": round(math.exp(min(tuned_eval_loss, 50)), 3),
         "train_seconds": round(train_seconds, 1),
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
-        "tokens_per_s": round(trainer.state.num_input_tokens_seen / train_seconds, 1),
+        "tokens_per_s": round(tokens_now / train_seconds, 1),
+        "resumed_from_step": _step_of(resume),
         "precision": cfg.precision,
         "device": "cuda" if use_cuda else "cpu",
         "threads": torch.get_num_threads(),
     }
     Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2))
     Path(cfg.output_dir, "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    if cfg.checkpoint_dir:
+        shutil.rmtree(cfg.checkpoint_dir, ignore_errors=True)  # the adapter is saved
     return metrics
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint-N under folder (N compared as a number), if any."""
+    if not folder.is_dir():
+        return None
+    complete = [
+        path
+        for path in folder.glob("checkpoint-*")
+        if path.name.removeprefix("checkpoint-").isdigit()
+        and (path / "trainer_state.json").exists()
+        and (path / "adapter_model.safetensors").exists()
+    ]
+    return max(complete, key=_step_of, default=None)
+
+
+def _step_of(checkpoint: Path | None) -> int:
+    return int(checkpoint.name.removeprefix("checkpoint-")) if checkpoint else 0
+
+
+def _tokens_seen(checkpoint: Path | None) -> int:
+    if checkpoint is None:
+        return 0
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return int(state.get("num_input_tokens_seen", 0))
 
 
 def _run_under_pipes() -> None:
