@@ -12,7 +12,7 @@ from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
 from forge_pipeline.lib.gguf_export import converter_dir
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
 from forge_pipeline.serving.client import ServerClient, ServerError
-from forge_pipeline.serving.server import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 app = typer.Typer(
     help="Forge: your notes vault, fine-tuned into a local model.",

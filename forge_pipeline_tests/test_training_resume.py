@@ -5,7 +5,8 @@ Does not touch: export and later stages.
 
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,36 +14,37 @@ import dagster as dg
 
 from forge_pipeline.definitions import defs
 from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
+from forge_pipeline.lib.config import env_name
 from forge_pipeline.training.train_lora import latest_checkpoint
 from forge_pipeline_tests.conftest import tiny_overrides
 
+DAGSTER = str(Path(sys.executable).parent / "dagster")
 UPSTREAM = ["vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"]
 
 
-def trainer_pids() -> list[int]:
-    """Processes running the trainer module."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and b"forge_pipeline.training.train_lora" in (
-                (entry / "cmdline").read_bytes()
-            ):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
+def dagster_materialize(selection: str, env: dict[str, str]) -> subprocess.Popen:
+    """`dagster asset materialize` as a user or CI runs it, in its own process group."""
+    return subprocess.Popen(
+        [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "forge_pipeline.definitions",
+            "--select",
+            selection,
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def kill_trainer_after_checkpoint(checkpoints: Path, step: int, done: threading.Event) -> None:
-    """SIGKILL the trainer once a complete checkpoint at or past `step` exists."""
-    while not done.is_set():
-        found = next(iter(checkpoints.glob("*")), None)
-        newest = latest_checkpoint(found) if found else None
-        if newest and int(newest.name.split("-")[1]) >= step:
-            for pid in trainer_pids():
-                os.kill(pid, signal.SIGKILL)
-            return
-        time.sleep(0.05)
+def newest_step(checkpoints: Path) -> int:
+    """The step of the newest complete checkpoint of any plan, 0 for none."""
+    found = [latest_checkpoint(folder) for folder in checkpoints.glob("*") if folder.is_dir()]
+    return max((int(c.name.split("-")[1]) for c in found if c), default=0)
 
 
 def materialize(selection: list[str], overrides: dict, instance) -> dg.ExecuteInProcessResult:
@@ -65,24 +67,25 @@ def test_killed_training_resumes_from_the_newest_checkpoint(tiny_model: Path, fo
     overrides = tiny_overrides(
         tiny_model, **{"training.max_steps": "60", "training.checkpoint_every": "5"}
     )
+    env = {**os.environ, **{env_name(key): value for key, value in overrides.items()}}
     checkpoints = forge_env / "artifacts" / "lora_adapter-checkpoints"
-    with dg.instance_for_test() as instance:
-        assert materialize(UPSTREAM, overrides, instance).success
-        done = threading.Event()
-        killer = threading.Thread(
-            target=kill_trainer_after_checkpoint, args=(checkpoints, 10, done), daemon=True
-        )
-        killer.start()
-        killed = materialize(["lora_adapter"], overrides, instance)
-        done.set()
-        assert not killed.success, "the trainer finished before it could be killed"
-        kept = latest_checkpoint(next(checkpoints.glob("*")))
-        assert kept is not None and int(kept.name.split("-")[1]) >= 10
+    assert dagster_materialize(",".join(UPSTREAM), env).wait(timeout=300) == 0
 
-        resumed = materialize(["lora_adapter"], overrides, instance)
-        assert resumed.success
-        event = resumed.asset_materializations_for_node("lora_adapter")[0]
-        meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+    # The whole run is killed (a crash, a reboot, Ctrl-C twice), not only the trainer.
+    run = dagster_materialize("lora_adapter", env)
+    deadline = time.monotonic() + 300
+    while newest_step(checkpoints) < 10 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, "the run ended before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    killed_at = newest_step(checkpoints)
+    assert killed_at >= 10
+
+    assert dagster_materialize("lora_adapter", env).wait(timeout=300) == 0
+    instance = dg.DagsterInstance.get()
+    event = instance.get_latest_materialization_event(dg.AssetKey("lora_adapter"))
+    meta = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
     assert meta["resumed_from_step"] >= 10 and meta["steps"] == 60
     assert meta["tuned_eval_loss"] < meta["base_eval_loss"]
     assert not any(checkpoints.glob("*/checkpoint-*")), "checkpoints are removed once saved"

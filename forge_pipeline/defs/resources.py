@@ -5,7 +5,7 @@ import dagster as dg
 from forge_pipeline.lib.config import Settings, load_settings
 from forge_pipeline.lib.hardware import Hardware, detect_hardware
 from forge_pipeline.serving.client import ServerClient
-from forge_pipeline.serving.server import ADMIN_TOKEN_ENV
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
 
 
 class ForgeResource(dg.ConfigurableResource):

@@ -67,6 +67,8 @@ class Training(_Section):
     threads: int = 0
     seed: int = 42
     checkpoint_every: int = 10
+    precision: str = "auto"  # auto (from the hardware) | fp32 | fp16 | bf16
+    gradient_checkpointing: bool = False
 
 
 class Export(_Section):

@@ -2,15 +2,16 @@
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
-
-from datasketch import MinHash, MinHashLSH
+from typing import TYPE_CHECKING, Any
 
 from forge_pipeline.lib.config import Curation
 from forge_pipeline.lib.example_id import example_id
 from forge_pipeline.lib.redact import find_pii, redact
 from forge_pipeline.lib.review import Review
 from forge_pipeline.lib.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 NUM_PERM = 128
 DROP_REASONS = ["excluded_in_review", "duplicate", "near_duplicate", "too_short", "too_long"]
@@ -41,6 +42,8 @@ def curate(
     review: Review | None = None,
 ) -> Curated:
     """Apply the review, drop duplicates and length outliers, split train/val by source file."""
+    from datasketch import MinHashLSH  # here: it loads scipy (~0.6 s) on every Dagster step
+
     review = review or Review()
     dropped = dict.fromkeys(DROP_REASONS, 0)
     seen: set[str] = set()
@@ -92,8 +95,10 @@ def curate(
     )
 
 
-def minhash(text: str) -> MinHash:
+def minhash(text: str) -> "MinHash":
     """A MinHash of the text's word pairs (its one word, when it has only one)."""
+    from datasketch import MinHash
+
     words = text.split()
     shingles = {" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))}
     signature = MinHash(num_perm=NUM_PERM, seed=1)

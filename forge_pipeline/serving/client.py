@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from forge_pipeline.lib.config import Settings
-from forge_pipeline.serving.server import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 
 class ServerError(RuntimeError):

@@ -20,9 +20,7 @@ from forge_pipeline.lib.artifacts import sha256_file
 from forge_pipeline.lib.config import Serving
 from forge_pipeline.lib.gguf_check import GGUFError, inspect_gguf
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
-
-MODEL_ALIAS = "forge"
-ADMIN_TOKEN_ENV = "FORGE_ADMIN_TOKEN"
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 
 @dataclass

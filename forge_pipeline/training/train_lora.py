@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+FAILURE_TAIL_CHARS = 4000
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -42,6 +44,8 @@ class TrainConfig:
     seed: int = 42
     checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
     checkpoint_every: int = 10
+    gradient_checkpointing: bool = False  # less memory, ~30% slower
+    failure_file: str = ""  # on failure, the traceback's tail is written here for diagnosis
 
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -55,6 +59,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    _injected_failure(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     use_cuda = torch.cuda.is_available()
@@ -72,6 +77,10 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs:
                 return
+            if not math.isfinite(float(logs["loss"])):
+                raise FloatingPointError(
+                    f"non-finite loss ({logs['loss']}) at step {state.global_step}"
+                )
             elapsed = time.perf_counter() - started
             report(
                 {
@@ -103,9 +112,11 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         # ~20x slower: precision comes from the hardware, never from library defaults.
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
-        gradient_checkpointing=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,
         use_cpu=not use_cuda,
         logging_steps=1,
+        # The default filter logs a NaN step as loss 0.0; Forge must see it to heal it.
+        logging_nan_inf_filter=False,
         eval_strategy="no",
         save_strategy="steps" if cfg.checkpoint_dir else "no",
         save_steps=cfg.checkpoint_every,
@@ -171,6 +182,29 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     return metrics
 
 
+def _injected_failure(cfg: TrainConfig) -> None:
+    """FORGE_TRAIN_INJECT (tests only) raises the errors a GPU would: oom:N above batch N, bf16."""
+    import torch
+
+    inject = os.environ.get("FORGE_TRAIN_INJECT", "")
+    if inject.startswith("oom:") and cfg.batch_size > int(inject.split(":")[1]):
+        raise torch.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 2.00 GiB (injected by FORGE_TRAIN_INJECT)"
+        )
+    if inject == "bf16" and cfg.precision == "bf16":
+        raise RuntimeError("bf16 is not supported on this device (injected by FORGE_TRAIN_INJECT)")
+
+
+def train_or_record_failure(cfg: TrainConfig, report: Reporter) -> dict[str, Any]:
+    """train(), writing the traceback's tail to cfg.failure_file when it fails."""
+    try:
+        return train(cfg, report)
+    except BaseException:
+        if cfg.failure_file:
+            Path(cfg.failure_file).write_text(traceback.format_exc()[-FAILURE_TAIL_CHARS:])
+        raise
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint-N under folder (N compared as a number), if any."""
     if not folder.is_dir():
@@ -206,7 +240,7 @@ def _run_under_pipes() -> None:
             pipes.log.info(json.dumps(event))
             pipes.report_custom_message(event)
 
-        metrics = train(cfg, report)
+        metrics = train_or_record_failure(cfg, report)
         pipes.report_asset_materialization(
             metadata={k: v for k, v in metrics.items() if k != "loss_curve"}
         )
@@ -222,7 +256,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
     cfg = TrainConfig(**json.loads(Path(parser.parse_args().config).read_text()))
-    print(json.dumps(train(cfg, lambda event: print(json.dumps(event), flush=True)), indent=2))
+    metrics = train_or_record_failure(cfg, lambda event: print(json.dumps(event), flush=True))
+    print(json.dumps(metrics, indent=2))
 
 
 if __name__ == "__main__":

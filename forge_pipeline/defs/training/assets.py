@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -11,10 +12,21 @@ from pathlib import Path
 
 import dagster as dg
 
+# Pipes raises this when the trainer exits non-zero; dagster does not re-export it.
+from dagster._core.errors import DagsterPipesExecutionError
+
 from forge_pipeline.defs.resources import ForgeResource, HardwareResource
 from forge_pipeline.lib.artifacts import atomic_dir, sha256_dir
 from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.config import Settings
+from forge_pipeline.lib.healing import (
+    MAX_RETRIES,
+    Attempt,
+    attempts_table,
+    classify,
+    failure_message,
+    fix_for,
+)
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.tables import markdown_table
 from forge_pipeline.training.train_lora import TrainConfig
@@ -40,13 +52,16 @@ def lora_adapter(
     hardware: HardwareResource,
     pipes_subprocess_client: dg.PipesSubprocessClient,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """A LoRA adapter trained on the curated set; skipped when nothing it depends on changed."""
+    """A LoRA adapter on the curated set: failures healed and retried, skipped if unchanged."""
     settings = forge.settings()
     layout = Layout(settings)
     machine = hardware.detect()
-    knobs = settings.training
     Layout.require(layout.train, "curated_dataset")
-    inputs = training_inputs(layout.dataset_version(), settings, machine.precision)
+    Layout.require(layout.val, "curated_dataset")
+    auto = settings.training.precision == "auto"
+    precision = machine.precision if auto else settings.training.precision
+    device = "cuda" if machine.gpu_count else "cpu"
+    inputs = training_inputs(layout.dataset_version(), settings, precision)
     last, last_run = _last_adapter(context)
     if (
         last.get("inputs_fingerprint") == inputs
@@ -62,38 +77,59 @@ def lora_adapter(
         return
     checkpoints = layout.checkpoints / inputs
     _drop_stale_checkpoints(layout.checkpoints, keep=checkpoints)
+    failure_file = layout.checkpoints / "failure.txt"
+    failure_file.parent.mkdir(parents=True, exist_ok=True)
+    knobs = {
+        "batch_size": settings.training.batch_size,
+        "grad_accum": settings.training.grad_accum,
+        "learning_rate": settings.training.learning_rate,
+        "max_length": settings.training.max_length,
+        "gradient_checkpointing": settings.training.gradient_checkpointing,
+        "precision": precision,
+    }
+    attempts: list[Attempt] = []
     with atomic_dir(layout.adapter) as out:
-        config = TrainConfig(
-            base_model=resolve_base_model(settings),
-            train_file=str(Layout.require(layout.train, "curated_dataset")),
-            val_file=str(Layout.require(layout.val, "curated_dataset")),
-            output_dir=str(out),
-            max_steps=knobs.max_steps,
-            batch_size=knobs.batch_size,
-            grad_accum=knobs.grad_accum,
-            learning_rate=knobs.learning_rate,
-            lora_r=knobs.lora_r,
-            lora_alpha=knobs.lora_alpha,
-            max_length=knobs.max_length,
-            precision=machine.precision,
-            threads=knobs.threads,
-            seed=knobs.seed,
-            checkpoint_dir=str(checkpoints),
-            checkpoint_every=knobs.checkpoint_every,
-        )
-        context.log.info(f"Training on {machine.architecture} with {json.dumps(asdict(config))}")
-        pipes_subprocess_client.run(
-            command=[sys.executable, "-m", "forge_pipeline.training.train_lora"],
-            context=context,
-            extras={"train_config": asdict(config)},
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"},
-        )
+        while True:
+            config = TrainConfig(
+                base_model=resolve_base_model(settings),
+                train_file=str(layout.train),
+                val_file=str(layout.val),
+                output_dir=str(out),
+                max_steps=settings.training.max_steps,
+                lora_r=settings.training.lora_r,
+                lora_alpha=settings.training.lora_alpha,
+                threads=settings.training.threads,
+                seed=settings.training.seed,
+                checkpoint_dir=str(checkpoints),
+                checkpoint_every=settings.training.checkpoint_every,
+                failure_file=str(failure_file),
+                **knobs,
+            )
+            context.log.info(f"Training on {machine.architecture}: {json.dumps(asdict(config))}")
+            try:
+                pipes_subprocess_client.run(
+                    command=[sys.executable, "-m", "forge_pipeline.training.train_lora"],
+                    context=context,
+                    extras={"train_config": asdict(config)},
+                    env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"},
+                )
+                break
+            except DagsterPipesExecutionError as exc:
+                change = _heal(context, exc, failure_file, {**knobs, "device": device}, attempts)
+                knobs.update(change)
+                shutil.rmtree(checkpoints, ignore_errors=True)  # a changed plan starts afresh
         metrics = json.loads((out / "metrics.json").read_text())
     curve = metrics.pop("loss_curve")
     yield dg.MaterializeResult(
         metadata={
             **metrics,
             "inputs_fingerprint": inputs,
+            "attempts": len(attempts) + 1,
+            "healed_failures": dg.MetadataValue.md(
+                markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
+                if attempts
+                else "First attempt succeeded."
+            ),
             "path": dg.MetadataValue.path(str(layout.adapter)),
             "base_model": config.base_model,
             "architecture": machine.architecture,
@@ -139,6 +175,32 @@ def _last_adapter(context: dg.AssetExecutionContext) -> tuple[dict, str | None]:
         return {}, None
     metadata = event.asset_materialization.metadata
     return {k: getattr(v, "value", v) for k, v in metadata.items()}, event.run_id
+
+
+def _heal(
+    context: dg.AssetExecutionContext,
+    error: Exception,
+    failure_file: Path,
+    knobs: dict,
+    attempts: list[Attempt],
+) -> dict:
+    """Classify a failed attempt and return the change to retry with, or stop with a Failure."""
+    tail = failure_file.read_text() if failure_file.exists() else str(error)
+    failure_file.unlink(missing_ok=True)
+    code = re.search(r"code (-?\d+)", str(error))
+    failure = classify(int(code.group(1)) if code else None, tail)
+    fix = fix_for(failure, knobs, tail) if len(attempts) < MAX_RETRIES else None
+    attempts.append(
+        Attempt(len(attempts) + 1, failure, fix[0] if fix else {}, fix[1] if fix else "stopped")
+    )
+    table = markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
+    if fix is None:
+        raise dg.Failure(
+            description=failure_message(failure, len(attempts), tail[-1500:]),
+            metadata={"attempts": dg.MetadataValue.md(table), "failure": failure},
+        )
+    context.log.warning(f"Training attempt {len(attempts)} failed ({failure}); {fix[1]}; retrying.")
+    return fix[0]
 
 
 def _drop_stale_checkpoints(root: Path, keep: Path) -> None:

@@ -1,0 +1,74 @@
+"""Failed training attempts, brought about for real or injected, healed and retried by lora_adapter.
+
+Does not touch: export and later stages.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline_tests.test_training_resume import UPSTREAM, materialize
+
+
+@pytest.fixture(scope="module")
+def curated_home(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FORGE_HOME holding a curated set, shared by this module's training runs."""
+    home = tmp_path_factory.mktemp("healing-home")
+    with dg.instance_for_test() as instance:
+        assert materialize(UPSTREAM, tiny_overrides(tiny_model, home=str(home)), instance).success
+    return home
+
+
+def train(tiny_model: Path, home: Path, **overrides: str) -> dg.ExecuteInProcessResult:
+    """Materialize lora_adapter alone (10 steps) on the shared curated set."""
+    settings = tiny_overrides(tiny_model, home=str(home), **{"training.max_steps": "10"})
+    with dg.instance_for_test() as instance:
+        return materialize(["lora_adapter"], {**settings, **overrides}, instance)
+
+
+def adapter_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    event = result.asset_materializations_for_node("lora_adapter")[0]
+    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+
+
+def failure_of(result: dg.ExecuteInProcessResult) -> str:
+    event = next(e for e in result.all_events if e.is_step_failure)
+    return event.step_failure_data.user_failure_data.description
+
+
+def test_injected_out_of_memory_heals_with_a_smaller_batch(tiny_model, curated_home, monkeypatch):
+    monkeypatch.setenv("FORGE_TRAIN_INJECT", "oom:4")  # batch 8 fails as a full GPU would
+    result = train(tiny_model, curated_home)
+    assert result.success
+    meta = adapter_metadata(result)
+    assert meta["attempts"] == 2
+    assert "out_of_memory" in meta["healed_failures"]
+    assert "batch_size=4, grad_accum=2" in meta["healed_failures"]
+
+
+def test_injected_bf16_failure_heals_to_fp32(tiny_model, curated_home, monkeypatch):
+    monkeypatch.setenv("FORGE_TRAIN_INJECT", "bf16")
+    result = train(tiny_model, curated_home, **{"training.precision": "bf16"})
+    assert result.success
+    meta = adapter_metadata(result)
+    assert meta["attempts"] == 2 and meta["precision"] == "fp32"
+    assert "bf16_unsupported" in meta["healed_failures"]
+
+
+def test_missing_model_path_stops_at_once_with_what_to_do(tiny_model, curated_home, tmp_path):
+    result = train(tiny_model, curated_home, base_model=str(tmp_path / "no-such-model"))
+    assert not result.success
+    assert "base model was not found" in failure_of(result)
+
+
+def test_huge_learning_rate_is_classified_lowered_and_then_reported(tiny_model, curated_home):
+    # 1e30 overflows the LoRA weights to inf, so the loss is NaN; dividing by 10 three times
+    # cannot save it, and the run stops saying so.
+    result = train(tiny_model, curated_home, **{"training.learning_rate": "1e30"})
+    assert not result.success
+    assert "nan loss after 4 attempts" in failure_of(result)
+    event = next(e for e in result.all_events if e.is_step_failure)
+    attempts = event.step_failure_data.user_failure_data.metadata["attempts"].value
+    assert attempts.count("nan_loss") == 4 and "learning_rate=1e+27" in attempts
