@@ -1,15 +1,20 @@
-"""`forge`: thin conveniences around the pipeline (prepare, serve, chat, ask, rollback, status)."""
+"""`forge`: conveniences around the pipeline: prepare, detect, plan, serve, chat, ask, rollback."""
 
+import json
 import os
 from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from forge_pipeline.lib.base_model import ModelError, resolve_base_model
 from forge_pipeline.lib.config import ConfigError, Settings, load_settings
 from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
 from forge_pipeline.lib.gguf_export import converter_dir
+from forge_pipeline.lib.hardware import detect_hardware
+from forge_pipeline.lib.layout import Layout
+from forge_pipeline.lib.plan import make_plan
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
 from forge_pipeline.serving.client import ServerClient, ServerError
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
@@ -47,6 +52,47 @@ def prepare() -> None:
     except _USER_ERRORS as exc:
         _fail(exc)
     console.print(f"base model: {model}\nconverter:  {tools}")
+
+
+@app.command()
+def detect() -> None:
+    """The GPU as NVML reports it (or the CPU), its architecture and training precision."""
+    machine = detect_hardware()
+    table = Table("", "", show_header=False, box=None)
+    table.add_row("GPU", machine.gpu_name or "none (CPU)")
+    if machine.gpu_count:
+        table.add_row("VRAM", f"{machine.vram_total_gb} GB ({machine.vram_free_gb} GB free)")
+        table.add_row("compute", str(machine.compute_capability))
+        table.add_row("driver", str(machine.driver))
+    table.add_row("BF16", "yes" if machine.supports_bf16 else "no")
+    table.add_row("architecture", machine.architecture)
+    table.add_row("precision", machine.precision)
+    table.add_row("CPU cores", str(machine.cpu_count))
+    console.print(table)
+
+
+@app.command()
+def plan(goal: str = typer.Argument(None, help="What the model is for, in your words.")) -> None:
+    """The training plan for this machine and the curated set, and the goal as system prompt."""
+    settings = _settings()
+    machine = detect_hardware()
+    stats_file = Layout(settings).curated_stats
+    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    chosen = make_plan(machine, settings.training, stats.get("tokens_p95"))
+    console.print(
+        f"[bold]{machine.gpu_name or 'CPU'}[/bold] · {machine.architecture} · "
+        f"{machine.vram_total_gb} GB VRAM · BF16 {'yes' if machine.supports_bf16 else 'no'}"
+    )
+    console.print(f"suited model: {chosen.recommended_model}")
+    table = Table("knob", "value", "from")
+    for row in chosen.rows():
+        table.add_row(*row)
+    console.print(table)
+    if not stats:
+        console.print("max_length assumes 256 tokens: materialize curated_dataset to size it.")
+    if goal:
+        # Offline, the goal is the system prompt as written (with Gemini: see its issue).
+        console.print(f"system prompt: {goal!r}\nset it with FORGE_SYSTEM_PROMPT or system_prompt")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 Does not touch: the default SmolLM2 model (see test_chain_default.py), Docker, the web UI.
 """
 
+import base64
 from pathlib import Path
 
 import dagster as dg
@@ -108,7 +109,11 @@ def test_training_lowers_the_loss(chain_run):
     assert meta["steps"] == 30
     assert meta["last_train_loss"] < meta["first_train_loss"]
     assert meta["tuned_eval_loss"] < meta["base_eval_loss"]
-    assert meta["precision"] == "fp32"
+    assert meta["precision"] == "fp32" and meta["loss_on"] == "assistant tokens"
+    assert "| 30 |" in meta["loss_curve"] and "val loss" in meta["loss_curve"]
+    png = base64.b64decode(meta["loss_curve_image"].split("base64,")[1].rstrip(")"))
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    assert "| batch_size | 8 | forge.yaml |" in meta["plan"]
     assert meta["tokens_per_s"] > 0
 
 

@@ -65,7 +65,12 @@ def materialize(selection: list[str], overrides: dict, instance) -> dg.ExecuteIn
 
 def test_killed_training_resumes_from_the_newest_checkpoint(tiny_model: Path, forge_env: Path):
     overrides = tiny_overrides(
-        tiny_model, **{"training.max_steps": "60", "training.checkpoint_every": "5"}
+        tiny_model,
+        **{
+            "training.max_steps": "60",
+            "training.checkpoint_every": "5",
+            "training.early_stopping_patience": "0",
+        },
     )
     env = {**os.environ, **{env_name(key): value for key, value in overrides.items()}}
     checkpoints = forge_env / "artifacts" / "lora_adapter-checkpoints"

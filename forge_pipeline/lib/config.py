@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,19 +56,24 @@ class Curation(_Section):
     seed: int = 42
 
 
+Auto = Literal["auto"]
+
+
 class Training(_Section):
     max_steps: int = 40
-    batch_size: int = 4
-    grad_accum: int = 1
+    batch_size: int | Auto = "auto"  # "auto": from the plan (hardware and data)
+    grad_accum: int | Auto = "auto"
     learning_rate: float = 2e-4
     lora_r: int = 16
     lora_alpha: int = 32
-    max_length: int = 256
+    max_length: int | Auto = "auto"
     threads: int = 0
     seed: int = 42
     checkpoint_every: int = 10
-    precision: str = "auto"  # auto (from the hardware) | fp32 | fp16 | bf16
-    gradient_checkpointing: bool = False
+    early_stopping_patience: int = 3
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    gradient_checkpointing: bool | Auto = "auto"
+    load_in_4bit: bool | Auto = "auto"
 
 
 class Export(_Section):

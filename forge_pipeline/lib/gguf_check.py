@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 GGUF_MAGIC = b"GGUF"
 # Allowed perplexity ratio (GGUF in llama.cpp / merged model in transformers) per type.
@@ -161,21 +162,29 @@ def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Val
     )
 
 
-def gguf_mean_nll(path: Path, sequences: Sequence[Sequence[int]], threads: int = 0) -> float:
-    """Mean next-token negative log-likelihood of token sequences under a GGUF, in llama.cpp."""
+class Scored(NamedTuple):
+    """Token ids and the index of the first one scored (the answer's first token)."""
+
+    ids: list[int]
+    start: int
+
+
+def gguf_mean_nll(path: Path, sequences: Sequence[Scored], threads: int = 0) -> float:
+    """Mean negative log-likelihood of the scored tokens under a GGUF, in llama.cpp."""
     import numpy as np
 
-    longest = max(len(ids) for ids in sequences)
+    longest = max(len(s.ids) for s in sequences)
     llm = load_llama(path, threads, n_ctx=longest + 8, logits_all=True)
     total, count = 0.0, 0
     try:
-        for ids in sequences:
+        for ids, start in sequences:
             llm.reset()
             llm.eval(list(ids))
-            logits = np.asarray(llm.scores[: len(ids) - 1], dtype=np.float64)
+            # Row i of the scores predicts token i + 1.
+            logits = np.asarray(llm.scores[start - 1 : len(ids) - 1], dtype=np.float64)
             peak = logits.max(axis=1, keepdims=True)
             log_norm = peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1))
-            targets = np.asarray(ids[1:])
+            targets = np.asarray(ids[start:])
             total += float((log_norm - logits[np.arange(len(targets)), targets]).sum())
             count += len(targets)
     finally:
@@ -183,7 +192,7 @@ def gguf_mean_nll(path: Path, sequences: Sequence[Sequence[int]], threads: int =
     return total / max(count, 1)
 
 
-def hf_mean_nll(model_dir: Path, sequences: Sequence[Sequence[int]]) -> float:
+def hf_mean_nll(model_dir: Path, sequences: Sequence[Scored]) -> float:
     """The same figure for a Hugging Face model folder, in transformers (fp32)."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -191,12 +200,12 @@ def hf_mean_nll(model_dir: Path, sequences: Sequence[Sequence[int]]) -> float:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for ids in sequences:
+        for ids, start in sequences:
             tensor = torch.tensor([list(ids)])
-            logits = model(tensor).logits[0, :-1].double()
-            nll = torch.nn.functional.cross_entropy(logits, tensor[0, 1:], reduction="sum")
+            logits = model(tensor).logits[0, start - 1 : -1].double()
+            nll = torch.nn.functional.cross_entropy(logits, tensor[0, start:], reduction="sum")
             total += float(nll)
-            count += len(ids) - 1
+            count += len(ids) - start
     return total / max(count, 1)
 
 
@@ -205,17 +214,26 @@ def perplexity(mean_nll: float) -> float:
     return round(math.exp(min(mean_nll, 50.0)), 4)
 
 
-def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) -> list[list[int]]:
-    """Chat-templated token ids of val examples, by the model's own tokenizer."""
+def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) -> list[Scored]:
+    """Chat-templated token ids of val examples, scored on the answer (what training optimizes)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     sequences = []
     for example in examples:
-        ids = tokenizer.apply_chat_template(example["messages"], tokenize=True)
-        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)[:max_length]
-        if len(ids) > 1:
-            sequences.append(ids)
+        full = _ids(tokenizer.apply_chat_template(example["messages"], tokenize=True))
+        prompt = _ids(
+            tokenizer.apply_chat_template(
+                example["messages"][:-1], tokenize=True, add_generation_prompt=True
+            )
+        )
+        ids = full[:max_length]
+        if len(prompt) < len(ids):
+            sequences.append(Scored(ids, max(1, len(prompt))))
     if not sequences:
         raise GGUFError("The val set is empty; perplexity cannot be checked. Add reflections.")
     return sequences
+
+
+def _ids(encoded: Any) -> list[int]:
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)

@@ -12,6 +12,7 @@ from forge_pipeline.lib.artifacts import atomic_dir, atomic_file
 from forge_pipeline.lib.gguf_check import (
     PERPLEXITY_MARGINS,
     GGUFError,
+    Scored,
     gguf_mean_nll,
     hf_mean_nll,
     inspect_gguf,
@@ -126,7 +127,7 @@ def export_all(
     out: Path,
     gguf_types: list[str],
     tools_dir: Path,
-    sequences: list[list[int]],
+    sequences: list[Scored],
     system_prompt: str,
     threads: int = 0,
 ) -> list[ExportedGGUF]:

@@ -17,6 +17,7 @@ class Layout:
         self.dataset_examples = root / "dataset_examples" / "examples.jsonl"
         self.train = root / "curated_dataset" / "train.jsonl"
         self.val = root / "curated_dataset" / "val.jsonl"
+        self.curated_stats = root / "curated_dataset" / "stats.json"
         self.adapter = root / "lora_adapter"
         self.checkpoints = root / "lora_adapter-checkpoints"
         self.merged = root / "merged_model"

@@ -45,6 +45,8 @@ class TrainConfig:
     checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
     checkpoint_every: int = 10
     gradient_checkpointing: bool = False  # less memory, ~30% slower
+    load_in_4bit: bool = False  # QLoRA: the base in 4-bit through bitsandbytes (CUDA only)
+    early_stopping_patience: int = 3  # evals (one per checkpoint) without improvement; 0 = off
     failure_file: str = ""  # on failure, the traceback's tail is written here for diagnosis
 
 
@@ -56,7 +58,13 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     import torch
     from datasets import load_dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        EarlyStoppingCallback,
+        PrinterCallback,
+        TrainerCallback,
+    )
     from trl import SFTConfig, SFTTrainer
 
     _injected_failure(cfg)
@@ -67,7 +75,18 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=dtype)
+    quantization = None
+    if cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float16,
+        )
+    model = AutoModelForCausalLM.from_pretrained(
+        cfg.base_model, dtype=dtype, quantization_config=quantization
+    )
     data = load_dataset("json", data_files={"train": cfg.train_file, "val": cfg.val_file})
     data = data.select_columns(["messages"])
 
@@ -98,6 +117,11 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
 
     resume = latest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.checkpoint_dir else None
     tokens_before = _tokens_seen(resume)
+    serving_template = tokenizer.chat_template
+    template = training_template(tokenizer, data["train"][0]["messages"])
+    if template:
+        tokenizer.chat_template = template
+    evaluating = bool(cfg.checkpoint_dir)
     args = SFTConfig(
         output_dir=cfg.checkpoint_dir or str(Path(cfg.output_dir) / "checkpoints"),
         max_steps=cfg.max_steps,
@@ -117,10 +141,17 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         logging_steps=1,
         # The default filter logs a NaN step as loss 0.0; Forge must see it to heal it.
         logging_nan_inf_filter=False,
-        eval_strategy="no",
-        save_strategy="steps" if cfg.checkpoint_dir else "no",
+        # Loss on the answers only, where the template marks them; else on every token.
+        assistant_only_loss=template is not None,
+        # Eval at every checkpoint; the best checkpoint is the one kept (early stopping).
+        eval_strategy="steps" if evaluating else "no",
+        eval_steps=cfg.checkpoint_every,
+        save_strategy="steps" if evaluating else "no",
         save_steps=cfg.checkpoint_every,
         save_total_limit=2,
+        load_best_model_at_end=evaluating,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
         report_to=[],
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -141,7 +172,12 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
             target_modules=LORA_TARGETS,
             task_type="CAUSAL_LM",
         ),
-        callbacks=[Progress()],
+        callbacks=[Progress()]
+        + (
+            [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
+            if evaluating and cfg.early_stopping_patience > 0
+            else []
+        ),
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through report() instead
     # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
@@ -155,7 +191,11 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     tokens_now = int(trainer.state.num_input_tokens_seen) - tokens_before
     tuned_eval_loss = float(trainer.evaluate()["eval_loss"])
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    evals = [
+        (log["step"], log["eval_loss"]) for log in trainer.state.log_history if "eval_loss" in log
+    ]
     trainer.model.save_pretrained(cfg.output_dir)
+    tokenizer.chat_template = serving_template  # the exported model keeps the served template
     tokenizer.save_pretrained(cfg.output_dir)
     metrics = {
         "steps": int(result.global_step),
@@ -164,6 +204,9 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         "first_train_loss": round(float(losses[0]), 4),
         "last_train_loss": round(float(losses[-1]), 4),
         "loss_curve": [round(float(x), 4) for x in losses],
+        "eval_curve": [[int(step), round(float(loss), 4)] for step, loss in evals],
+        "stopped_early": int(result.global_step) < cfg.max_steps,
+        "loss_on": "assistant tokens" if template else "all tokens",
         "base_eval_loss": round(base_eval_loss, 4),
         "tuned_eval_loss": round(tuned_eval_loss, 4),
         "tuned_eval_perplexity": round(math.exp(min(tuned_eval_loss, 50)), 3),
@@ -180,6 +223,30 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     if cfg.checkpoint_dir:
         shutil.rmtree(cfg.checkpoint_dir, ignore_errors=True)  # the adapter is saved
     return metrics
+
+
+# ChatML as SmolLM2 and the test models write it, with the answer (and its end token) marked
+# as `generation` so TRL can mask everything else out of the loss.
+CHATML_TRAINING_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\n' }}{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def training_template(tokenizer: Any, messages: list[dict[str, str]]) -> str | None:
+    """A template marking the answers that renders exactly like the model's own, if there is one."""
+    own = tokenizer.chat_template or ""
+    if "{% generation %}" in own:
+        return own
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False)
+    marked = tokenizer.apply_chat_template(
+        messages, tokenize=False, chat_template=CHATML_TRAINING_TEMPLATE
+    )
+    return CHATML_TRAINING_TEMPLATE if rendered == marked else None
 
 
 def _injected_failure(cfg: TrainConfig) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from forge_pipeline.lib.gguf_check import (
     GGUFError,
+    Scored,
     gguf_mean_nll,
     hf_mean_nll,
     inspect_gguf,
@@ -49,7 +50,7 @@ def test_good_gguf_answers_and_scores_like_transformers(tiny_gguf: Path, tiny_mo
     assert inspection.general_type == "model" and inspection.eos_token == "<|im_end|>"
     validation = validate_gguf(tiny_gguf, "What did I learn?", "sys")
     assert validation.architecture == "llama" and validation.tokens_per_s > 0
-    sequences = [[3, 10, 20, 30, 40, 50, 60, 4], [3, 70, 80, 90, 4]]
+    sequences = [Scored([3, 10, 20, 30, 40, 50, 60, 4], 1), Scored([3, 70, 80, 90, 4], 3)]
     gguf_nll, hf_nll = gguf_mean_nll(tiny_gguf, sequences), hf_mean_nll(tiny_model, sequences)
     assert abs(gguf_nll - hf_nll) < 0.02 * hf_nll
 

@@ -6,7 +6,7 @@ from collections import Counter
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.lib.artifacts import sha256_file
+from forge_pipeline.lib.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.curation import assistant_text, curate, pii_left
 from forge_pipeline.lib.dataset_profile import (
@@ -159,10 +159,17 @@ def curated_dataset(
         )
     write_jsonl(layout.train, curated.train)
     write_jsonl(layout.val, curated.val)
+    lengths = sorted(curated.token_lengths)
+    stats = {
+        "tokens_p50": percentile(lengths, 0.5),
+        "tokens_p95": percentile(lengths, 0.95),
+        "tokens_max": lengths[-1] if lengths else 0,
+    }
+    with atomic_file(layout.curated_stats) as tmp:
+        tmp.write_text(json.dumps(stats))  # the training plan sizes max_length from these
     train_files = {e["source_file"] for e in curated.train}
     shared = sorted(train_files & {e["source_file"] for e in curated.val})
     kept = curated.train + curated.val
-    lengths = sorted(curated.token_lengths)
     version = layout.dataset_version()
     minimum = settings.curation.min_examples
     enough = len(curated.train) >= minimum and len(curated.val) > 0
@@ -178,9 +185,7 @@ def curated_dataset(
             **{f"dropped_{reason}": count for reason, count in curated.dropped.items()},
             "edited_in_review": curated.edited,
             "review_ids_unmatched": len(curated.unknown_review_ids),
-            "tokens_p50": percentile(lengths, 0.5),
-            "tokens_p95": percentile(lengths, 0.95),
-            "tokens_max": lengths[-1] if lengths else 0,
+            **stats,
             "pii_redactions": curated.redactions,
             "by_tag": dg.MetadataValue.md(markdown_table(["tag", "examples"], by_tag(kept))),
             "by_month": dg.MetadataValue.md(markdown_table(["month", "examples"], by_month(kept))),

@@ -1,5 +1,7 @@
 """merged_model and gguf_model: one full model, then GGUFs that llama.cpp loads and answers."""
 
+import json
+
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
@@ -64,7 +66,10 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
     layout = Layout(settings)
     merged = Layout.require(layout.merged, "merged_model")
     threads = settings.training.threads
-    sequences = val_sequences(merged, read_jsonl(layout.val), settings.training.max_length)
+    trained = json.loads(
+        Layout.require(layout.adapter / "train_config.json", "lora_adapter").read_text()
+    )
+    sequences = val_sequences(merged, read_jsonl(layout.val), trained["max_length"])
     serve_type = settings.export.serve_type
     if serve_type not in settings.export.gguf_types:
         raise dg.Failure(

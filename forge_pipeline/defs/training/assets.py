@@ -28,6 +28,8 @@ from forge_pipeline.lib.healing import (
     fix_for,
 )
 from forge_pipeline.lib.layout import Layout
+from forge_pipeline.lib.loss_plot import loss_curve_png, markdown_image
+from forge_pipeline.lib.plan import TrainingPlan, make_plan
 from forge_pipeline.lib.tables import markdown_table
 from forge_pipeline.training.train_lora import TrainConfig
 
@@ -58,10 +60,10 @@ def lora_adapter(
     machine = hardware.detect()
     Layout.require(layout.train, "curated_dataset")
     Layout.require(layout.val, "curated_dataset")
-    auto = settings.training.precision == "auto"
-    precision = machine.precision if auto else settings.training.precision
+    stats = json.loads(layout.curated_stats.read_text()) if layout.curated_stats.exists() else {}
+    plan = make_plan(machine, settings.training, stats.get("tokens_p95"))
     device = "cuda" if machine.gpu_count else "cpu"
-    inputs = training_inputs(layout.dataset_version(), settings, precision)
+    inputs = training_inputs(layout.dataset_version(), settings, plan)
     last, last_run = _last_adapter(context)
     if (
         last.get("inputs_fingerprint") == inputs
@@ -79,14 +81,7 @@ def lora_adapter(
     _drop_stale_checkpoints(layout.checkpoints, keep=checkpoints)
     failure_file = layout.checkpoints / "failure.txt"
     failure_file.parent.mkdir(parents=True, exist_ok=True)
-    knobs = {
-        "batch_size": settings.training.batch_size,
-        "grad_accum": settings.training.grad_accum,
-        "learning_rate": settings.training.learning_rate,
-        "max_length": settings.training.max_length,
-        "gradient_checkpointing": settings.training.gradient_checkpointing,
-        "precision": precision,
-    }
+    knobs = {**plan.knobs(), "learning_rate": settings.training.learning_rate}
     attempts: list[Attempt] = []
     with atomic_dir(layout.adapter) as out:
         while True:
@@ -102,6 +97,7 @@ def lora_adapter(
                 seed=settings.training.seed,
                 checkpoint_dir=str(checkpoints),
                 checkpoint_every=settings.training.checkpoint_every,
+                early_stopping_patience=settings.training.early_stopping_patience,
                 failure_file=str(failure_file),
                 **knobs,
             )
@@ -119,11 +115,18 @@ def lora_adapter(
                 knobs.update(change)
                 shutil.rmtree(checkpoints, ignore_errors=True)  # a changed plan starts afresh
         metrics = json.loads((out / "metrics.json").read_text())
-    curve = metrics.pop("loss_curve")
+        curve = metrics.pop("loss_curve")
+        evals = dict(metrics.pop("eval_curve"))
+        png = loss_curve_png(curve, evals)
+        (out / "loss_curve.png").write_bytes(png)
     yield dg.MaterializeResult(
         metadata={
             **metrics,
             "inputs_fingerprint": inputs,
+            "plan": dg.MetadataValue.md(
+                markdown_table(["knob", "value", "from"], plan.rows())
+                + f"\n\nHardware: {machine.architecture}; suited model: {plan.recommended_model}"
+            ),
             "attempts": len(attempts) + 1,
             "healed_failures": dg.MetadataValue.md(
                 markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
@@ -133,8 +136,13 @@ def lora_adapter(
             "path": dg.MetadataValue.path(str(layout.adapter)),
             "base_model": config.base_model,
             "architecture": machine.architecture,
+            "loss_curve_image": dg.MetadataValue.md(markdown_image(png, "train and val loss")),
             "loss_curve": dg.MetadataValue.md(
-                markdown_table(["step", "train loss"], enumerate(curve, start=1), limit=200)
+                markdown_table(
+                    ["step", "train loss", "val loss"],
+                    [(step, loss, evals.get(step, "")) for step, loss in enumerate(curve, start=1)],
+                    limit=200,
+                )
             ),
             "sha256": sha256_dir(layout.adapter),
         },
@@ -162,9 +170,9 @@ def _beats_base(
     )
 
 
-def training_inputs(dataset_version: str, settings: Settings, precision: str) -> str:
-    """A fingerprint of everything training depends on: data, settings, base model, precision."""
-    parts = [dataset_version, settings.training.model_dump(), settings.base_model, precision]
+def training_inputs(dataset_version: str, settings: Settings, plan: TrainingPlan) -> str:
+    """A fingerprint of everything training depends on: data, settings, base model, plan."""
+    parts = [dataset_version, settings.training.model_dump(), settings.base_model, plan.knobs()]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 

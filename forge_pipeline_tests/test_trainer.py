@@ -1,0 +1,38 @@
+"""The trainer's chat template: loss on the answers only, served template unchanged.
+
+Does not touch: Dagster.
+"""
+
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from forge_pipeline.training.train_lora import CHATML_TRAINING_TEMPLATE, training_template
+
+MESSAGES = [
+    {"role": "system", "content": "You are a companion."},
+    {"role": "user", "content": "What did I learn?"},
+    {"role": "assistant", "content": "Asking early is cheaper."},
+]
+
+
+def test_answers_alone_are_marked_for_the_loss(tiny_model: Path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    template = training_template(tokenizer, MESSAGES)
+    assert template == CHATML_TRAINING_TEMPLATE
+    encoded = tokenizer.apply_chat_template(
+        MESSAGES,
+        chat_template=template,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    marked = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"], strict=True) if m]
+    assert tokenizer.decode(marked) == "Asking early is cheaper.<|im_end|>"
+
+
+def test_a_template_that_renders_differently_falls_back_to_every_token(tiny_model: Path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.chat_template = (
+        "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+    )
+    assert training_template(tokenizer, MESSAGES) is None
