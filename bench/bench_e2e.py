@@ -99,7 +99,7 @@ def main() -> None:
         "tokens/s",
         COMMAND,
         f"SmolLM2-135M LoRA, {metrics['precision']}, {metrics['threads']} threads, "
-        f"batch from forge.yaml, {metrics['steps']} steps",
+        f"batch from the training plan, {metrics['steps']} steps",
     )
     record("train.s_per_step", round(metrics["train_seconds"] / metrics["steps"], 2), "s", COMMAND)
     record(
