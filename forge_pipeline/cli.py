@@ -1,6 +1,5 @@
 """`forge`: conveniences around the pipeline: prepare, detect, plan, serve, chat, ask, rollback."""
 
-import json
 import os
 from typing import NoReturn
 
@@ -76,9 +75,8 @@ def plan(goal: str = typer.Argument(None, help="What the model is for, in your w
     """The training plan for this machine and the curated set, and the goal as system prompt."""
     settings = _settings()
     machine = detect_hardware()
-    stats_file = Layout(settings).curated_stats
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-    chosen = make_plan(machine, settings.training, stats.get("tokens_p95"))
+    tokens_p95 = Layout(settings).tokens_p95()
+    chosen = make_plan(machine, settings.training, tokens_p95)
     console.print(
         f"[bold]{machine.gpu_name or 'CPU'}[/bold] · {machine.architecture} · "
         f"{machine.vram_total_gb} GB VRAM · BF16 {'yes' if machine.supports_bf16 else 'no'}"
@@ -88,7 +86,7 @@ def plan(goal: str = typer.Argument(None, help="What the model is for, in your w
     for row in chosen.rows():
         table.add_row(*row)
     console.print(table)
-    if not stats:
+    if tokens_p95 is None:
         console.print("max_length assumes 256 tokens: materialize curated_dataset to size it.")
     if goal:
         # Offline, the goal is the system prompt as written (with Gemini: see its issue).

@@ -2,10 +2,7 @@
 
 import hashlib
 import json
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from forge_pipeline.lib.config import Extraction
 from forge_pipeline.lib.note import Note
 from forge_pipeline.lib.notes_store import notes_from_table, read_table
 from forge_pipeline.lib.reflections import Reflection, examples_from_note, question_for
+from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 CACHE_SCHEMA = pa.schema(
     [("path", pa.string()), ("sha256", pa.string()), ("examples", pa.list_(pa.string()))]
@@ -63,7 +61,8 @@ def extract_all(
         fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, questions)
     reused = cache.take(joined.filter(pc.invert(missing))["row"])
     table = pa.concat_tables([reused, fresh]).sort_by("path")
-    _write_cache(cache_path, key, table)
+    if todo.num_rows or reused.num_rows != cache.num_rows:  # unchanged: keep the file as it is
+        _write_cache(cache_path, key, table)
     return ExtractionRun(
         lines=pc.list_flatten(table["examples"]).to_pylist(),
         notes_extracted=todo.num_rows,
@@ -86,18 +85,11 @@ def _extract(
     questions: QuestionWriter,
 ) -> pa.Table:
     """Examples of the given rows of the notes table, in worker processes when there are many."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(rows) < PARALLEL_MIN_NOTES or workers < 2:
+    if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
         return _extract_chunk(table.take(rows), rules, system_prompt, questions)
-    size = -(-len(rows) // (workers * 4))
     # take, not slice: a pickled slice carries the whole table's buffers to every worker.
-    chunks = [table.take(rows[i : i + size]) for i in range(0, len(rows), size)]
-    # spawn, not fork: the Dagster process that calls this runs threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        n = len(chunks)
-        parts = pool.map(_extract_chunk, chunks, [rules] * n, [system_prompt] * n, [questions] * n)
-        return pa.concat_tables(list(parts))
+    chunks = [table.take(rows[part]) for part in chunk_slices(len(rows))]
+    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, rules, system_prompt, questions))
 
 
 def _extract_chunk(

@@ -1,5 +1,6 @@
 """Where each stage keeps its artifacts under FORGE_HOME."""
 
+import json
 from pathlib import Path
 
 from forge_pipeline.lib.artifacts import sha256_file
@@ -30,6 +31,12 @@ class Layout:
     def dataset_version(self) -> str:
         """A short content version of the curated train and val files."""
         return sha256_file(self.train)[:8] + sha256_file(self.val)[:8]
+
+    def tokens_p95(self) -> int | None:
+        """The curated set's 95th percentile of conversation tokens, once it is materialized."""
+        if not self.curated_stats.exists():
+            return None
+        return json.loads(self.curated_stats.read_text())["tokens_p95"]
 
     @staticmethod
     def require(path: Path, asset: str) -> Path:

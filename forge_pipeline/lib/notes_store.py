@@ -85,11 +85,6 @@ def read_stamps(path: Path) -> dict[str, tuple[int, int]]:
     return dict(zip(table["path"].to_pylist(), stamps, strict=True))
 
 
-def read_notes(path: Path) -> list[Note]:
-    """The notes of a table written by write_notes."""
-    return notes_from_table(read_table(path))
-
-
 def notes_from_table(table: pa.Table) -> list[Note]:
     """Note records from rows of the notes schema."""
     return [

@@ -3,10 +3,8 @@
 import datetime as dt
 import errno
 import hashlib
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from forge_pipeline.lib.notes_store import (
     read_stamps,
     write_notes,
 )
+from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FENCED_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
@@ -115,16 +114,11 @@ def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
 
 def _read_all(files: list[tuple[str, str, Stamp]], max_bytes: int) -> tuple[pa.Table, list]:
     """Read and parse files, in worker processes when there are many (a cold 100k vault)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(files) < PARALLEL_MIN_FILES or workers < 2:
+    if not worth_workers(len(files), PARALLEL_MIN_FILES):
         return _read_chunk(files, max_bytes)
-    size = -(-len(files) // (workers * 4))
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    # spawn, not fork: the Dagster process that calls this runs threads. Workers send back
-    # Arrow tables, which cross processes ~30x cheaper than pickled Note objects.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = list(pool.map(_read_chunk, chunks, [max_bytes] * len(chunks)))
+    # Workers send back Arrow tables, which cross processes ~30x cheaper than pickled Notes.
+    chunks = [files[part] for part in chunk_slices(len(files))]
+    parts = map_in_workers(_read_chunk, chunks, max_bytes)
     return (
         pa.concat_tables([table for table, _ in parts]),
         [skip for _, skipped in parts for skip in skipped],

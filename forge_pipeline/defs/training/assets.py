@@ -60,8 +60,7 @@ def lora_adapter(
     machine = hardware.detect()
     Layout.require(layout.train, "curated_dataset")
     Layout.require(layout.val, "curated_dataset")
-    stats = json.loads(layout.curated_stats.read_text()) if layout.curated_stats.exists() else {}
-    plan = make_plan(machine, settings.training, stats.get("tokens_p95"))
+    plan = make_plan(machine, settings.training, layout.tokens_p95())
     device = "cuda" if machine.gpu_count else "cpu"
     inputs = training_inputs(layout.dataset_version(), settings, plan)
     last, last_run = _last_adapter(context)
