@@ -4,6 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from forge_pipeline.lib.config import PROJECT_ROOT, load_settings
@@ -77,3 +78,9 @@ def write_gguf(path: Path, general_type: str, chat_template: str | None) -> Path
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """Plain metadata values of an asset's first materialization in this run."""
+    event = result.asset_materializations_for_node(asset)[0]
+    return {key: getattr(value, "value", value) for key, value in event.metadata.items()}

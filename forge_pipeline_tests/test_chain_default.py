@@ -6,7 +6,8 @@ Does not touch: Docker, the web UI. Slow: prepares the model once, then ~2 minut
 import pytest
 
 from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.test_chain_tiny import materialize_chain, metadata
+from forge_pipeline_tests.conftest import metadata
+from forge_pipeline_tests.test_chain_tiny import materialize_chain
 
 
 @pytest.mark.slow

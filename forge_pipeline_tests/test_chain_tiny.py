@@ -13,7 +13,7 @@ from llama_cpp import Llama
 from forge_pipeline.definitions import defs
 from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import SAMPLE_VAULT, tiny_overrides
+from forge_pipeline_tests.conftest import SAMPLE_VAULT, metadata, tiny_overrides
 from forge_pipeline_tests.lib.test_vault import vault_digest
 
 CHAIN = [
@@ -45,12 +45,6 @@ def materialize_chain(
         },
         raise_on_error=False,
     )
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    """Plain metadata values of an asset's materialization in this run."""
-    event = result.asset_materializations_for_node(asset)[0]
-    return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from forge_pipeline.defs.dataset.assets import (
 )
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.defs.vault.assets import vault_notes
+from forge_pipeline_tests.conftest import metadata
 
 
 def run(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
@@ -25,11 +26,6 @@ def run(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
         resources={"forge": ForgeResource(overrides=overrides)},
         raise_on_error=False,
     )
-
-
-def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    event = result.asset_materializations_for_node(asset)[0]
-    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
 
 
 def test_a_csv_adds_examples_to_the_curated_set(tmp_path: Path):
@@ -46,9 +42,9 @@ def test_a_csv_adds_examples_to_the_curated_set(tmp_path: Path):
     pd.DataFrame(rows).to_csv(path, index=False)
     without = run({})
     with_csv = run({"datasets.files": f"[{path}]"})
-    assert meta(with_csv, "dataset_examples")["examples"] == 40
-    before = meta(without, "curated_dataset")
-    after = meta(with_csv, "curated_dataset")
+    assert metadata(with_csv, "dataset_examples")["examples"] == 40
+    before = metadata(without, "curated_dataset")
+    after = metadata(with_csv, "curated_dataset")
     total = lambda m: m["train_examples"] + m["val_examples"]  # noqa: E731
     assert total(after) == total(before) + 40
 

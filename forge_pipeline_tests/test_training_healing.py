@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline_tests.conftest import metadata, tiny_overrides
 from forge_pipeline_tests.test_training_resume import UPSTREAM, materialize
 
 
@@ -28,11 +28,6 @@ def train(tiny_model: Path, home: Path, **overrides: str) -> dg.ExecuteInProcess
         return materialize(["lora_adapter"], {**settings, **overrides}, instance)
 
 
-def adapter_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    event = result.asset_materializations_for_node("lora_adapter")[0]
-    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-
-
 def failure_of(result: dg.ExecuteInProcessResult) -> str:
     event = next(e for e in result.all_events if e.is_step_failure)
     return event.step_failure_data.user_failure_data.description
@@ -42,7 +37,7 @@ def test_injected_out_of_memory_heals_with_a_smaller_batch(tiny_model, curated_h
     monkeypatch.setenv("FORGE_TRAIN_INJECT", "oom:4")  # batch 8 fails as a full GPU would
     result = train(tiny_model, curated_home)
     assert result.success
-    meta = adapter_metadata(result)
+    meta = metadata(result, "lora_adapter")
     assert meta["attempts"] == 2
     assert "out_of_memory" in meta["healed_failures"]
     assert "batch_size=4, grad_accum=2" in meta["healed_failures"]
@@ -52,7 +47,7 @@ def test_injected_bf16_failure_heals_to_fp32(tiny_model, curated_home, monkeypat
     monkeypatch.setenv("FORGE_TRAIN_INJECT", "bf16")
     result = train(tiny_model, curated_home, **{"training.precision": "bf16"})
     assert result.success
-    meta = adapter_metadata(result)
+    meta = metadata(result, "lora_adapter")
     assert meta["attempts"] == 2 and meta["precision"] == "fp32"
     assert "bf16_unsupported" in meta["healed_failures"]
 

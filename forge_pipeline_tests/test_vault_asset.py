@@ -12,7 +12,7 @@ from forge_pipeline.defs.dataset.assets import reflection_examples
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.defs.vault.assets import vault_notes
 from forge_pipeline.lib.synthetic_vault import generate
-from forge_pipeline_tests.conftest import SAMPLE_VAULT
+from forge_pipeline_tests.conftest import SAMPLE_VAULT, metadata
 
 
 def materialize(vault: Path) -> tuple[dict, str]:
@@ -21,8 +21,7 @@ def materialize(vault: Path) -> tuple[dict, str]:
         [vault_notes], resources={"forge": ForgeResource(overrides={"vault": str(vault)})}
     )
     event = result.asset_materializations_for_node("vault_notes")[0]
-    meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-    return meta, event.tags["dagster/data_version"]
+    return metadata(result, "vault_notes"), event.tags["dagster/data_version"]
 
 
 def test_rerun_reads_only_what_changed(tmp_path: Path):
@@ -59,8 +58,3 @@ def test_synthetic_vault_every_file_accounted_for_and_extraction_incremental(tmp
     second = dg.materialize([vault_notes, reflection_examples], resources=resources)
     assert metadata(second, "vault_notes")["notes_read_this_run"] == 4
     assert metadata(second, "reflection_examples")["notes_extracted_this_run"] == 4
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    event = result.asset_materializations_for_node(asset)[0]
-    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}

@@ -8,9 +8,9 @@ from pathlib import Path
 import requests
 
 from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline_tests.conftest import metadata, tiny_overrides
 from forge_pipeline_tests.serving.test_server import TOKEN, running_server
-from forge_pipeline_tests.test_chain_tiny import materialize_chain, metadata
+from forge_pipeline_tests.test_chain_tiny import materialize_chain
 
 
 def served_version(url: str) -> str:
