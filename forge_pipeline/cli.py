@@ -1,20 +1,37 @@
-"""`forge`: conveniences around the pipeline: prepare, detect, plan, serve, chat, ask, rollback."""
+"""`forge`: conveniences around the pipeline: init, prepare, detect, plan, run, serve, chat, …"""
 
 import os
-from typing import NoReturn
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from forge_pipeline.lib.artifacts import atomic_file
 from forge_pipeline.lib.base_model import ModelError, resolve_base_model
-from forge_pipeline.lib.config import ConfigError, Settings, load_settings
+from forge_pipeline.lib.config import (
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    config_path,
+    load_settings,
+)
+from forge_pipeline.lib.copilot import check_key, plan_for_goal
+from forge_pipeline.lib.gemini import KEY_ENV, GeminiClient, GeminiError, GeminiKeyError
 from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
 from forge_pipeline.lib.gguf_export import converter_dir
 from forge_pipeline.lib.hardware import detect_hardware
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.plan import make_plan
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
+from forge_pipeline.lib.yaml_edit import set_value
 from forge_pipeline.serving.client import ServerClient, ServerError
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
@@ -37,6 +54,70 @@ def _settings() -> Settings:
 def _fail(exc: Exception) -> NoReturn:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(1)
+
+
+@app.command()
+def init(
+    vault: Annotated[
+        Path | None, typer.Option(help="Your notes vault; Forge only ever reads it.")
+    ] = None,
+    share_notes: bool = typer.Option(
+        None,
+        "--share-notes/--no-share-notes",
+        help="Let Gemini see redacted, capped samples of your notes (off by default).",
+    ),
+    gemini_model: str = typer.Option(None, help="The Gemini model, e.g. gemini-2.5-flash."),
+) -> None:
+    """Write your choices to forge.yaml (never the key), and check GEMINI_API_KEY if it is set."""
+    path = config_path()
+    text = path.read_text(encoding="utf-8") if path.exists() else _template()
+    chosen = {
+        "vault": str(vault.expanduser().resolve()) if vault else None,
+        "gemini.share_notes": share_notes,
+        "gemini.model": gemini_model,
+    }
+    for dotted, value in chosen.items():
+        if value is not None:
+            text = set_value(text, dotted, value)
+    try:
+        with atomic_file(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            settings = load_settings(tmp)  # a bad value leaves forge.yaml as it was
+    except ConfigError as exc:
+        _fail(exc)
+    console.print(f"settings: {path}")
+    if not settings.vault.is_dir():
+        console.print(f"[yellow]vault {settings.vault} does not exist yet: use --vault.[/yellow]")
+    else:
+        console.print(f"vault:    {settings.vault} (read-only)")
+    console.print(f"Dagster:  {_dagster_home(settings)}")
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        console.print(f"Gemini:   off ({KEY_ENV} is not set); every step runs offline.")
+        return
+    try:
+        with console.status("Checking the Gemini key…"):
+            check_key(GeminiClient(key, settings.gemini))
+    except GeminiKeyError as exc:
+        _fail(exc)
+    except GeminiError as exc:
+        console.print(f"[yellow]Gemini could not be checked now: {exc}[/yellow]")
+        return
+    shared = "redacted samples" if settings.gemini.share_notes else "never (gemini.share_notes)"
+    console.print(f"Gemini:   the key works ({settings.gemini.model}); notes shared: {shared}")
+
+
+def _template() -> str:
+    return (PROJECT_ROOT / "forge.yaml").read_text(encoding="utf-8")
+
+
+def _dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME (default: FORGE_HOME/dagster) with Forge's dagster.yaml in it."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
 
 
 @app.command()
@@ -89,8 +170,27 @@ def plan(goal: str = typer.Argument(None, help="What the model is for, in your w
     if tokens_p95 is None:
         console.print("max_length assumes 256 tokens: materialize curated_dataset to size it.")
     if goal:
-        # Offline, the goal is the system prompt as written (with Gemini: see its issue).
-        console.print(f"system prompt: {goal!r}\nset it with FORGE_SYSTEM_PROMPT or system_prompt")
+        _plan_goal(settings, goal)
+
+
+def _plan_goal(settings: Settings, goal: str) -> None:
+    """The goal as a system prompt: Gemini's (only the goal is sent), else the goal as written."""
+    prompt, key = goal, os.environ.get(KEY_ENV, "")
+    if key:
+        try:
+            with console.status("Asking Gemini to plan for the goal…"):
+                answer, accepted, refused = plan_for_goal(
+                    GeminiClient(key, settings.gemini), goal, settings.training.max_steps
+                )
+        except GeminiError as exc:
+            console.print(f"[yellow]{exc} Using the goal as written.[/yellow]")
+        else:
+            prompt = answer.system_prompt
+            for knob, value in accepted.items():
+                console.print(f"Gemini suggests training.{knob}: {value}  ({answer.reason})")
+            if refused:
+                console.print(f"Refused (outside Forge's bounds): {', '.join(refused)}")
+    console.print(f"system prompt: {prompt!r}\nset it with FORGE_SYSTEM_PROMPT or system_prompt")
 
 
 @app.command()
@@ -209,19 +309,98 @@ def rollback(
         _fail(exc)
 
 
+STEP_EVENT = re.compile(r" - ([\w.]+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - ")
+DONE = {"STEP_SUCCESS": "done", "STEP_SKIPPED": "skipped (unchanged)", "STEP_FAILURE": "failed"}
+
+
 @app.command()
-def status() -> None:
-    """The latest forge_full run in the Dagster instance and the deployed version."""
-    import dagster as dg
+def run() -> None:
+    """Materialize the whole chain (job forge_full) with progress, as `dagster job execute` does."""
+    from forge_pipeline.definitions import defs
 
     settings = _settings()
-    os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster"))
+    _dagster_home(settings)
+    steps = [k.to_user_string() for k in defs.resolve_asset_graph().toposorted_asset_keys]
+    log = settings.home / "logs" / f"forge-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        _tool("dagster"),
+        "job",
+        "execute",
+        "-m",
+        "forge_pipeline.definitions",
+        "-j",
+        "forge_full",
+    ]
+    outcome: dict[str, str] = {}
+    with Progress(console=console, transient=True) as progress, log.open("w") as record:
+        bar = progress.add_task("starting forge_full", total=len(steps))
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in process.stdout or []:
+            record.write(line)
+            if match := STEP_EVENT.search(line):
+                step, event = match.groups()
+                if event == "STEP_START":
+                    progress.update(bar, description=step)
+                else:
+                    outcome[step] = DONE[event]
+                    progress.update(bar, completed=len(outcome))
+        code = process.wait()
+    table = Table("asset", "outcome")
+    for step in steps:
+        table.add_row(step, outcome.get(step, "not run"))
+    console.print(table)
+    if code:
+        _fail(RuntimeError(f"forge_full failed; the run's log is {log} (or open `forge ui`)."))
+    console.print(f"forge_full succeeded; log: {log}")
+
+
+def _tool(name: str) -> str:
+    """A console script installed beside this Python (the project's virtualenv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -> None:
+    """The Dagster web UI and daemon (`dagster dev`) on 127.0.0.1 with this project's workspace."""
+    settings = _settings()
+    home = _dagster_home(settings)
+    nux = home / ".nux" / "nux.yaml"  # without it the UI opens with a "join the community" pop-up
+    nux.parent.mkdir(exist_ok=True)
+    nux.write_text("seen: 1\n")
+    console.print(f"Dagster UI: http://127.0.0.1:{port} (instance {home}); Ctrl-C stops it")
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    dagster = _tool("dagster")
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
+
+
+@app.command()
+def status() -> None:
+    """The latest forge_full run, each asset's latest materialization, the deployed version."""
+    import dagster as dg
+
+    from forge_pipeline.definitions import defs
+
+    settings = _settings()
+    _dagster_home(settings)
+    table = Table("asset", "last materialized", "run")
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name="forge_full"), limit=1)
         if runs:
             console.print(f"last forge_full run: {runs[0].run_id} {runs[0].status.value}")
         else:
             console.print("no forge_full run recorded yet")
+        for key in defs.resolve_asset_graph().toposorted_asset_keys:
+            event = instance.get_latest_materialization_event(key)
+            when = (
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(event.timestamp))
+                if event
+                else "never"
+            )
+            table.add_row(key.to_user_string(), when, event.run_id[:8] if event else "")
+    console.print(table)
     version = ModelRegistry(settings.registry_dir).current_version()
     console.print(f"deployed model: {version or 'none'}")
 

@@ -3,7 +3,12 @@
 import dagster as dg
 
 import forge_pipeline.defs
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
+from forge_pipeline.defs.resources import (
+    ForgeResource,
+    GeminiResource,
+    HardwareResource,
+    ModelServerResource,
+)
 
 defs = dg.Definitions.merge(
     dg.load_defs(defs_root=forge_pipeline.defs),
@@ -13,6 +18,7 @@ defs = dg.Definitions.merge(
             "hardware": HardwareResource(),
             "pipes_subprocess_client": dg.PipesSubprocessClient(),
             "model_server": ModelServerResource(),
+            "gemini": GeminiResource.from_env(),
         }
     ),
 )

@@ -14,6 +14,8 @@ from forge_pipeline_tests.tiny_model import build_tiny_model
 
 SAMPLE_VAULT = PROJECT_ROOT / "examples" / "vault"
 SHARED_CACHE = PROJECT_ROOT / ".forge" / "cache"
+# The assets up to the curated set, which training starts from.
+UPSTREAM = ["vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +31,7 @@ def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("FORGE_CACHE_DIR", str(SHARED_CACHE))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)  # a developer's key never reaches tests
     return home
 
 
@@ -78,6 +81,38 @@ def write_gguf(path: Path, general_type: str, chat_template: str | None) -> Path
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def materialize_assets(
+    overrides: dict[str, str],
+    selection: list[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    server_url: str = "http://127.0.0.1:9",
+    gemini_key: str = "",
+) -> dg.ExecuteInProcessResult:
+    """Materialize Forge's assets in process; by default no model server and no Gemini."""
+    from forge_pipeline.definitions import defs
+    from forge_pipeline.defs.resources import (
+        ForgeResource,
+        GeminiResource,
+        HardwareResource,
+        ModelServerResource,
+    )
+
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    return dg.materialize(
+        assets,
+        selection=selection,
+        instance=instance,
+        resources={
+            "forge": ForgeResource(overrides=overrides),
+            "hardware": HardwareResource(),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+            "model_server": ModelServerResource(url=server_url),
+            "gemini": GeminiResource(api_key=gemini_key),
+        },
+        raise_on_error=False,
+    )
 
 
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:

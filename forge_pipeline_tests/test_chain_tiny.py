@@ -10,10 +10,14 @@ import dagster as dg
 import pytest
 from llama_cpp import Llama
 
-from forge_pipeline.definitions import defs
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import SAMPLE_VAULT, metadata, tiny_overrides
+from forge_pipeline_tests.conftest import (
+    SAMPLE_VAULT,
+    UPSTREAM,
+    materialize_assets,
+    metadata,
+    tiny_overrides,
+)
 from forge_pipeline_tests.lib.test_vault import vault_digest
 
 CHAIN = [
@@ -25,25 +29,18 @@ CHAIN = [
     "gguf_model",
     "deployed_model",
 ]
+BESIDE_CHAIN = ["dataset_examples", "dataset_study"]  # a second input, and a report on the set
 
 
 def materialize_chain(
     overrides: dict[str, str],
     server_url: str = "http://127.0.0.1:9",
     instance: dg.DagsterInstance | None = None,
+    gemini_key: str = "",
 ) -> dg.ExecuteInProcessResult:
-    """Run every asset of the chain in process; by default no model server is listening."""
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
-    return dg.materialize(
-        assets,
-        instance=instance,
-        resources={
-            "forge": ForgeResource(overrides=overrides),
-            "hardware": HardwareResource(),
-            "pipes_subprocess_client": dg.PipesSubprocessClient(),
-            "model_server": ModelServerResource(url=server_url),
-        },
-        raise_on_error=False,
+    """Run every asset in process; by default no model server is listening and no Gemini."""
+    return materialize_assets(
+        overrides, instance=instance, server_url=server_url, gemini_key=gemini_key
     )
 
 
@@ -69,7 +66,7 @@ def test_every_stage_materializes(chain_run):
     result, _ = chain_run
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert done == {*CHAIN, "dataset_examples"}
+    assert done == {*CHAIN, *BESIDE_CHAIN}
 
 
 def test_checks_pass(chain_run):
@@ -162,6 +159,6 @@ def test_a_rerun_on_an_unchanged_vault_skips_training_export_and_deploy(
     }
     assert skipped == {"merged_model", "gguf_model", "deployed_model"}
     done = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
-    assert done == {"vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"}
+    assert done == {*UPSTREAM, "dataset_study"}
     assert metadata(again, "vault_notes")["notes_read_this_run"] == 0
     assert ModelRegistry(home / "registry").current_version() == "v0001"

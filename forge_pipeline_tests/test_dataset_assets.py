@@ -10,21 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from forge_pipeline.defs.dataset.assets import (
-    curated_dataset,
-    dataset_examples,
-    reflection_examples,
-)
-from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.defs.vault.assets import vault_notes
-from forge_pipeline_tests.conftest import metadata
+from forge_pipeline_tests.conftest import materialize_assets, metadata
 
 
 def run(overrides: dict[str, str]) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [vault_notes, reflection_examples, dataset_examples, curated_dataset],
-        resources={"forge": ForgeResource(overrides=overrides)},
-        raise_on_error=False,
+    return materialize_assets(
+        overrides, ["vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"]
     )
 
 

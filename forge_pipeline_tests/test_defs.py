@@ -9,12 +9,12 @@ import sys
 import dagster as dg
 
 from forge_pipeline.definitions import defs
-from forge_pipeline_tests.test_chain_tiny import CHAIN
+from forge_pipeline_tests.test_chain_tiny import BESIDE_CHAIN, CHAIN
 
 
 def test_definitions_hold_the_chain_and_the_plain_datasets():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {*CHAIN, "dataset_examples"}
+    assert keys == {*CHAIN, *BESIDE_CHAIN}
 
 
 def test_lineage_runs_vault_to_deployed_model():

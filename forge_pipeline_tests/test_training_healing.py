@@ -8,8 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from forge_pipeline_tests.conftest import metadata, tiny_overrides
-from forge_pipeline_tests.test_training_resume import UPSTREAM, materialize
+from forge_pipeline_tests.conftest import UPSTREAM, materialize_assets, metadata, tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +16,9 @@ def curated_home(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """A FORGE_HOME holding a curated set, shared by this module's training runs."""
     home = tmp_path_factory.mktemp("healing-home")
     with dg.instance_for_test() as instance:
-        assert materialize(UPSTREAM, tiny_overrides(tiny_model, home=str(home)), instance).success
+        assert materialize_assets(
+            tiny_overrides(tiny_model, home=str(home)), UPSTREAM, instance
+        ).success
     return home
 
 
@@ -25,7 +26,7 @@ def train(tiny_model: Path, home: Path, **overrides: str) -> dg.ExecuteInProcess
     """Materialize lora_adapter alone (10 steps) on the shared curated set."""
     settings = tiny_overrides(tiny_model, home=str(home), **{"training.max_steps": "10"})
     with dg.instance_for_test() as instance:
-        return materialize(["lora_adapter"], {**settings, **overrides}, instance)
+        return materialize_assets({**settings, **overrides}, ["lora_adapter"], instance)
 
 
 def failure_of(result: dg.ExecuteInProcessResult) -> str:

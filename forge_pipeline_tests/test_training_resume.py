@@ -12,14 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from forge_pipeline.definitions import defs
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource, ModelServerResource
 from forge_pipeline.lib.config import env_name
 from forge_pipeline.training.train_lora import latest_checkpoint
-from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline_tests.conftest import UPSTREAM, tiny_overrides
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-UPSTREAM = ["vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"]
 
 
 def dagster_materialize(selection: str, env: dict[str, str]) -> subprocess.Popen:
@@ -45,22 +42,6 @@ def newest_step(checkpoints: Path) -> int:
     """The step of the newest complete checkpoint of any plan, 0 for none."""
     found = [latest_checkpoint(folder) for folder in checkpoints.glob("*") if folder.is_dir()]
     return max((int(c.name.split("-")[1]) for c in found if c), default=0)
-
-
-def materialize(selection: list[str], overrides: dict, instance) -> dg.ExecuteInProcessResult:
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
-    return dg.materialize(
-        assets,
-        selection=selection,
-        instance=instance,
-        resources={
-            "forge": ForgeResource(overrides=overrides),
-            "hardware": HardwareResource(),
-            "pipes_subprocess_client": dg.PipesSubprocessClient(),
-            "model_server": ModelServerResource(url="http://127.0.0.1:9"),
-        },
-        raise_on_error=False,
-    )
 
 
 def test_killed_training_resumes_from_the_newest_checkpoint(tiny_model: Path, forge_env: Path):

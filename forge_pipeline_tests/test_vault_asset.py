@@ -6,20 +6,13 @@ Does not touch: any stage after vault_notes.
 import shutil
 from pathlib import Path
 
-import dagster as dg
-
-from forge_pipeline.defs.dataset.assets import reflection_examples
-from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.defs.vault.assets import vault_notes
 from forge_pipeline.lib.synthetic_vault import generate
-from forge_pipeline_tests.conftest import SAMPLE_VAULT, metadata
+from forge_pipeline_tests.conftest import SAMPLE_VAULT, materialize_assets, metadata
 
 
 def materialize(vault: Path) -> tuple[dict, str]:
     """Materialize vault_notes alone; its metadata and data version."""
-    result = dg.materialize(
-        [vault_notes], resources={"forge": ForgeResource(overrides={"vault": str(vault)})}
-    )
+    result = materialize_assets({"vault": str(vault)}, ["vault_notes"])
     event = result.asset_materializations_for_node("vault_notes")[0]
     return metadata(result, "vault_notes"), event.tags["dagster/data_version"]
 
@@ -42,8 +35,8 @@ def test_rerun_reads_only_what_changed(tmp_path: Path):
 def test_synthetic_vault_every_file_accounted_for_and_extraction_incremental(tmp_path: Path):
     vault = tmp_path / "vault"
     counts = generate(vault, 400)
-    resources = {"forge": ForgeResource(overrides={"vault": str(vault)})}
-    first = dg.materialize([vault_notes, reflection_examples], resources=resources)
+    overrides, assets = {"vault": str(vault)}, ["vault_notes", "reflection_examples"]
+    first = materialize_assets(overrides, assets)
     notes = metadata(first, "vault_notes")
     assert notes["files_seen"] == notes["notes_parsed"] + notes["notes_skipped"]
     # Every generated file, plus the Templates note and .obsidian settings, is seen.
@@ -55,6 +48,6 @@ def test_synthetic_vault_every_file_accounted_for_and_extraction_incremental(tmp
     changed = sorted((vault / "Daily").rglob("*.md"))[:4]
     for path in changed:
         path.write_text(path.read_text() + "\nLooking back, a change.\n")
-    second = dg.materialize([vault_notes, reflection_examples], resources=resources)
+    second = materialize_assets(overrides, assets)
     assert metadata(second, "vault_notes")["notes_read_this_run"] == 4
     assert metadata(second, "reflection_examples")["notes_extracted_this_run"] == 4

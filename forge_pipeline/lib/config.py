@@ -94,6 +94,18 @@ class Automation(_Section):
     sensor_interval_s: int = 300
 
 
+class Gemini(_Section):
+    model: str = Field("gemini-2.5-flash", min_length=1)
+    share_notes: bool = False  # note text is sent only when true (redacted and capped)
+    base_url: str = ""  # a proxy, or the tests' fake server; empty: Google's endpoint
+    timeout_s: float = 30
+    retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = 1.0
+    max_samples: int = Field(20, ge=0)  # examples per request, at most
+    max_bytes: int = Field(16000, ge=1000)  # note text per request, at most
+    max_questions_per_run: int = Field(200, ge=0)  # new reflections given a Gemini question
+
+
 class Registry(_Section):
     keep_versions: int = 5
 
@@ -113,6 +125,7 @@ class Settings(_Section):
     registry: Registry = Registry()
     serving: Serving = Serving()
     automation: Automation = Automation()
+    gemini: Gemini = Gemini()
     smoke_prompt: str = "What have I learned lately?"
 
     @property

@@ -2,6 +2,7 @@
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,12 +83,28 @@ def infer_mapping(columns: list[str], explicit: dict[str, str] | None = None) ->
     )
 
 
+ColumnGuesser = Callable[[list[str], list[dict]], dict[str, str]]
+
+
 def read_dataset(
-    path: Path, system_prompt: str, explicit: dict[str, str] | None = None
+    path: Path,
+    system_prompt: str,
+    explicit: dict[str, str] | None = None,
+    guess: ColumnGuesser | None = None,
 ) -> DatasetResult:
-    """Chat examples from one dataset file; rows without both turns are skipped."""
+    """Chat examples from one dataset file; rows without both turns are skipped.
+
+    When no known layout fits, `guess` (Gemini, given the columns and a few rows) may name the
+    columns; its answer must pass the same checks as a mapping written in forge.yaml.
+    """
     frame = read_table(path)
-    mapping = infer_mapping([str(c) for c in frame.columns], explicit)
+    columns = [str(c) for c in frame.columns]
+    try:
+        mapping = infer_mapping(columns, explicit)
+    except DatasetError as exc:
+        if explicit or guess is None:
+            raise
+        mapping = _guessed_mapping(columns, frame.head(3).to_dict(orient="records"), guess, exc)
     examples, skipped = [], 0
     for index, row in enumerate(frame.to_dict(orient="records")):
         messages = _messages(row, mapping, system_prompt)
@@ -106,6 +123,15 @@ def read_dataset(
             }
         )
     return DatasetResult(examples, mapping, len(frame), skipped)
+
+
+def _guessed_mapping(
+    columns: list[str], rows: list[dict], guess: ColumnGuesser, error: DatasetError
+) -> dict[str, str]:
+    try:
+        return infer_mapping(columns, guess(columns, rows))
+    except (ValueError, RuntimeError) as exc:  # Gemini failed, or its guess does not fit
+        raise DatasetError(f"{error} (Gemini could not tell either: {exc})") from exc
 
 
 def _messages(row: dict[str, Any], mapping: dict[str, str], system: str) -> list[dict] | None:

@@ -250,7 +250,7 @@ def training_template(tokenizer: Any, messages: list[dict[str, str]]) -> str | N
 
 
 def _injected_failure(cfg: TrainConfig) -> None:
-    """FORGE_TRAIN_INJECT (tests only) raises the errors a GPU would: oom:N above batch N, bf16."""
+    """FORGE_TRAIN_INJECT (tests only): oom:N or odd:N (no rule knows it) above batch N; bf16."""
     import torch
 
     inject = os.environ.get("FORGE_TRAIN_INJECT", "")
@@ -258,6 +258,8 @@ def _injected_failure(cfg: TrainConfig) -> None:
         raise torch.OutOfMemoryError(
             "CUDA out of memory. Tried to allocate 2.00 GiB (injected by FORGE_TRAIN_INJECT)"
         )
+    if inject.startswith("odd:") and cfg.batch_size > int(inject.split(":")[1]):
+        raise RuntimeError("cuDNN frobnicator stalled in a grouped kernel (FORGE_TRAIN_INJECT)")
     if inject == "bf16" and cfg.precision == "bf16":
         raise RuntimeError("bf16 is not supported on this device (injected by FORGE_TRAIN_INJECT)")
 

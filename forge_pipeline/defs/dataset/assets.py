@@ -2,12 +2,15 @@
 
 import json
 from collections import Counter
+from typing import Any
 
 import dagster as dg
 
-from forge_pipeline.defs.resources import ForgeResource
+from forge_pipeline.defs.copilot_metadata import gemini_metadata
+from forge_pipeline.defs.resources import ForgeResource, GeminiResource
 from forge_pipeline.lib.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.base_model import resolve_base_model
+from forge_pipeline.lib.copilot import map_columns
 from forge_pipeline.lib.curation import assistant_text, curate, pii_left
 from forge_pipeline.lib.dataset_profile import (
     by_month,
@@ -20,6 +23,7 @@ from forge_pipeline.lib.dataset_profile import (
 )
 from forge_pipeline.lib.datasets import DatasetError, read_dataset
 from forge_pipeline.lib.extraction import extract_all
+from forge_pipeline.lib.gemini_questions import with_gemini_questions
 from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.review import ReviewError, load_review
@@ -28,7 +32,9 @@ from forge_pipeline.lib.tokens import chat_token_counter
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
-def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
+def reflection_examples(
+    context: dg.AssetExecutionContext, forge: ForgeResource, gemini: GeminiResource
+) -> dg.MaterializeResult:
     """One chat example (system, user question, assistant reflection) per reflection found."""
     settings = forge.settings()
     layout = Layout(settings)
@@ -38,8 +44,23 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
         settings.extraction,
         settings.system_prompt,
     )
-    write_lines(layout.examples, run.lines)
     examples = [json.loads(line) for line in run.lines]
+    client, reason = gemini.client(settings.gemini, sends_notes=True)
+    questions: dict[str, Any] = {}
+    if client:
+        asked = with_gemini_questions(
+            examples, client, layout.gemini_questions, settings.gemini.max_questions_per_run
+        )
+        if asked.error:
+            context.log.warning(f"{asked.error} Template questions are kept for the rest.")
+        questions = {
+            "questions_from_gemini_cache": asked.from_cache,
+            "questions_written_by_gemini": asked.written_now,
+            "questions_from_templates": asked.templated,
+        }
+        write_jsonl(layout.examples, examples)
+    else:
+        write_lines(layout.examples, run.lines)
     kinds = Counter(e["kind"] for e in examples)
     sha = sha256_file(layout.examples)
     return dg.MaterializeResult(
@@ -66,6 +87,8 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
                     ],
                 )
             ),
+            **questions,
+            **gemini_metadata(client, reason),
             "sha256": sha,
         },
         data_version=dg.DataVersion(sha[:16]),
@@ -73,14 +96,16 @@ def reflection_examples(forge: ForgeResource) -> dg.MaterializeResult:
 
 
 @dg.asset(group_name="dataset", kinds={"csv", "parquet", "jsonl"})
-def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
+def dataset_examples(forge: ForgeResource, gemini: GeminiResource) -> dg.MaterializeResult:
     """Chat examples from the plain datasets named in datasets.files (none: an empty set)."""
     settings = forge.settings()
     layout = Layout(settings)
     examples, rows = [], []
+    client, reason = gemini.client(settings.gemini, sends_notes=True)
+    guess = (lambda columns, rows: map_columns(client, columns, rows)) if client else None
     for path in settings.datasets.files:
         try:
-            result = read_dataset(path, settings.system_prompt, settings.datasets.mapping)
+            result = read_dataset(path, settings.system_prompt, settings.datasets.mapping, guess)
         except DatasetError as exc:
             raise dg.Failure(description=str(exc)) from exc
         examples.extend(result.examples)
@@ -98,6 +123,7 @@ def dataset_examples(forge: ForgeResource) -> dg.MaterializeResult:
                 if rows
                 else "No dataset files configured (datasets.files in forge.yaml)."
             ),
+            **gemini_metadata(client, reason),
             "sha256": sha,
         },
         data_version=dg.DataVersion(sha[:16]),

@@ -15,10 +15,12 @@ import dagster as dg
 # Pipes raises this when the trainer exits non-zero; dagster does not re-export it.
 from dagster._core.errors import DagsterPipesExecutionError
 
-from forge_pipeline.defs.resources import ForgeResource, HardwareResource
+from forge_pipeline.defs.resources import ForgeResource, GeminiResource, HardwareResource
 from forge_pipeline.lib.artifacts import atomic_dir, sha256_dir
 from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.config import Settings
+from forge_pipeline.lib.copilot import GeminiDiagnosis
+from forge_pipeline.lib.gemini import KEY_ENV as GEMINI_KEY_ENV
 from forge_pipeline.lib.healing import (
     MAX_RETRIES,
     Attempt,
@@ -31,6 +33,7 @@ from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.loss_plot import loss_curve_png, markdown_image
 from forge_pipeline.lib.plan import TrainingPlan, make_plan
 from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
 from forge_pipeline.training.train_lora import TrainConfig
 
 
@@ -53,6 +56,7 @@ def lora_adapter(
     forge: ForgeResource,
     hardware: HardwareResource,
     pipes_subprocess_client: dg.PipesSubprocessClient,
+    gemini: GeminiResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """A LoRA adapter on the curated set: failures healed and retried, skipped if unchanged."""
     settings = forge.settings()
@@ -82,6 +86,8 @@ def lora_adapter(
     failure_file.parent.mkdir(parents=True, exist_ok=True)
     knobs = {**plan.knobs(), "learning_rate": settings.training.learning_rate}
     attempts: list[Attempt] = []
+    client, _ = gemini.client(settings.gemini, sends_notes=False)
+    diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
     with atomic_dir(layout.adapter) as out:
         while True:
             config = TrainConfig(
@@ -106,11 +112,13 @@ def lora_adapter(
                     command=[sys.executable, "-m", "forge_pipeline.training.train_lora"],
                     context=context,
                     extras={"train_config": asdict(config)},
-                    env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"},
+                    env=trainer_env(),
                 )
                 break
             except DagsterPipesExecutionError as exc:
-                change = _heal(context, exc, failure_file, {**knobs, "device": device}, attempts)
+                change = _heal(
+                    context, exc, failure_file, {**knobs, "device": device}, attempts, diagnosis
+                )
                 knobs.update(change)
                 shutil.rmtree(checkpoints, ignore_errors=True)  # a changed plan starts afresh
         metrics = json.loads((out / "metrics.json").read_text())
@@ -190,15 +198,19 @@ def _heal(
     failure_file: Path,
     knobs: dict,
     attempts: list[Attempt],
+    diagnosis: GeminiDiagnosis | None,
 ) -> dict:
     """Classify a failed attempt and return the change to retry with, or stop with a Failure."""
     tail = failure_file.read_text() if failure_file.exists() else str(error)
     failure_file.unlink(missing_ok=True)
     code = re.search(r"code (-?\d+)", str(error))
     failure = classify(int(code.group(1)) if code else None, tail)
-    fix = fix_for(failure, knobs, tail) if len(attempts) < MAX_RETRIES else None
+    if diagnosis:
+        diagnosis.outcome = ""
+    fix = fix_for(failure, knobs, tail, diagnosis) if len(attempts) < MAX_RETRIES else None
+    stopped = f"stopped; {diagnosis.outcome}" if diagnosis and diagnosis.outcome else "stopped"
     attempts.append(
-        Attempt(len(attempts) + 1, failure, fix[0] if fix else {}, fix[1] if fix else "stopped")
+        Attempt(len(attempts) + 1, failure, fix[0] if fix else {}, fix[1] if fix else stopped)
     )
     table = markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
     if fix is None:
@@ -208,6 +220,13 @@ def _heal(
         )
     context.log.warning(f"Training attempt {len(attempts)} failed ({failure}); {fix[1]}; retrying.")
     return fix[0]
+
+
+def trainer_env() -> dict[str, str]:
+    """The trainer's environment: offline Hugging Face, and no secret it does not need."""
+    hidden = {GEMINI_KEY_ENV, ADMIN_TOKEN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    return {**env, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 def _drop_stale_checkpoints(root: Path, keep: Path) -> None:
