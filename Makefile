@@ -32,7 +32,7 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/forge ask
 
 test: install
-	$(PY) -m pytest -m "not docker and not browser and not gpu" -q
+	$(PY) -m pytest -m "not docker and not gpu" -q
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not docker and not browser and not gpu" -q

@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -373,6 +374,10 @@ def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -
     console.print(f"Dagster UI: http://127.0.0.1:{port} (instance {home}); Ctrl-C stops it")
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     dagster = _tool("dagster")
+    # Started from a script without job control, a process inherits ignored SIGINT/SIGTERM,
+    # and dagster dev then cannot be stopped: give it the default handlers back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
 
 

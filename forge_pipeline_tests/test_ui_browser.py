@@ -114,8 +114,12 @@ def test_lineage_shows_every_asset_and_materialize_all_succeeds(dagster_ui: str)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        # Wide enough that the graph is drawn with full asset names, not the minimal nodes.
+        page = browser.new_page(viewport={"width": 2800, "height": 1400})
         page.goto(f"{dagster_ui}/asset-groups", timeout=120_000)
+        page.get_by_role("button", name="Materialize all").first.wait_for(timeout=120_000)
+        page.locator("body").click(position={"x": 1400, "y": 1300})  # focus the graph
+        page.keyboard.press("Alt+KeyE")  # the UI's shortcut: expand every group
         for asset in [*CHAIN, *BESIDE_CHAIN]:
             page.get_by_text(asset, exact=True).first.wait_for(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "lineage.png"), full_page=True)

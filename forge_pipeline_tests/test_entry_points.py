@@ -1,0 +1,49 @@
+"""The CI entry points as a user types them: `dg launch --job forge_full`, then `dagster job
+execute` on the unchanged vault (training, export and deploy skipped), then `forge status`.
+
+Does not touch: the web UI (test_ui_browser.py), the default model.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from forge_pipeline.lib.config import PROJECT_ROOT, env_name
+from forge_pipeline_tests.conftest import tiny_overrides
+
+BIN = Path(sys.executable).parent
+
+
+def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_dg_launch_then_dagster_job_execute_skips_training_on_an_unchanged_vault(
+    tiny_model: Path, forge_env: Path
+):
+    env = {**os.environ, **{env_name(k): v for k, v in tiny_overrides(tiny_model).items()}}
+    first = run([str(BIN / "dg"), "launch", "--job", "forge_full"], env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "forge_pipeline.definitions"]
+        + ["-j", "forge_full"],
+        env,
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="forge_full"))
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
+        latest = instance.all_logs(runs[0].run_id)
+    skipped = {
+        e.step_key for e in latest if e.dagster_event_type == dg.DagsterEventType.STEP_SKIPPED
+    }
+    assert skipped == {"merged_model", "gguf_model", "deployed_model"}
+    status = run([str(BIN / "forge"), "status"], env)
+    assert status.returncode == 0, status.stdout
+    assert f"last forge_full run: {runs[0].run_id} SUCCESS" in status.stdout
+    assert "deployed model: v0001" in status.stdout
