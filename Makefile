@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: otherwise pip fetches a multi-GB CUDA build for the dependencies.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,scale]'
 	touch $(STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
@@ -32,7 +32,7 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/forge ask
 
 test: install
-	$(PY) -m pytest -m "not docker and not gpu" -q
+	$(PY) -m pytest -m "not gpu" -q
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not docker and not browser and not gpu" -q

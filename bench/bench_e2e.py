@@ -15,38 +15,21 @@ import sys
 import time
 from pathlib import Path
 
+from forge_pipeline.cli import EXECUTE_FORGE_FULL
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import matmul_gflops  # noqa: E402
 from results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "make bench"
 
 
-def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
-    """fp32 matmul throughput of this machine right now, for context."""
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        torch.mm(a, b)
-    return round(2 * size**3 * repeats / (time.perf_counter() - started) / 1e9, 1)
-
-
 def run_forge_full(env: dict[str, str]) -> float:
     """Seconds for `dagster job execute ... -j forge_full`, as CI and `make run` call it."""
     started = time.perf_counter()
     subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "job",
-            "execute",
-            "-m",
-            "forge_pipeline.definitions",
-            "-j",
-            "forge_full",
-        ],
+        [str(Path(sys.executable).parent / "dagster"), *EXECUTE_FORGE_FULL],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -24,7 +24,14 @@ from forge_pipeline.lib.config import (
     config_path,
     load_settings,
 )
+from forge_pipeline.lib.containers import (
+    ContainerError,
+    container_logs,
+    forge_containers,
+    remove_containers,
+)
 from forge_pipeline.lib.copilot import check_key, plan_for_goal
+from forge_pipeline.lib.docker_images import build_command, image_tag
 from forge_pipeline.lib.gemini import KEY_ENV, GeminiClient, GeminiError, GeminiKeyError
 from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
 from forge_pipeline.lib.gguf_export import converter_dir
@@ -310,6 +317,8 @@ def rollback(
         _fail(exc)
 
 
+# `dagster job execute` of the whole chain, as CI and `make run` call it.
+EXECUTE_FORGE_FULL = ["job", "execute", "-m", "forge_pipeline.definitions", "-j", "forge_full"]
 STEP_EVENT = re.compile(r" - ([\w.]+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - ")
 DONE = {"STEP_SUCCESS": "done", "STEP_SKIPPED": "skipped (unchanged)", "STEP_FAILURE": "failed"}
 
@@ -324,15 +333,7 @@ def run() -> None:
     steps = [k.to_user_string() for k in defs.resolve_asset_graph().toposorted_asset_keys]
     log = settings.home / "logs" / f"forge-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        _tool("dagster"),
-        "job",
-        "execute",
-        "-m",
-        "forge_pipeline.definitions",
-        "-j",
-        "forge_full",
-    ]
+    command = [_tool("dagster"), *EXECUTE_FORGE_FULL]
     outcome: dict[str, str] = {}
     with Progress(console=console, transient=True) as progress, log.open("w") as record:
         bar = progress.add_task("starting forge_full", total=len(steps))
@@ -379,6 +380,83 @@ def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
+
+
+docker_app = typer.Typer(help="Trainer images: the one for this machine, and building it.")
+container_app = typer.Typer(help="The containers Forge started (and only those).")
+app.add_typer(docker_app, name="docker")
+app.add_typer(container_app, name="container")
+
+
+@docker_app.command("detect")
+def docker_detect() -> None:
+    """The GPU architecture here and the trainer image it maps to."""
+    machine = detect_hardware()
+    tag = image_tag(machine.architecture)
+    console.print(f"architecture: {machine.architecture}\nimage:        {tag}")
+    console.print(
+        f"build it:     forge docker build   ({' '.join(build_command(machine.architecture))})"
+    )
+
+
+@docker_app.command("build")
+def docker_build(
+    no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer."),
+    architecture: str = typer.Option(None, help="Default: the detected one."),
+) -> None:
+    """Build forge:<arch> from docker/Dockerfile with that architecture's build arguments."""
+    chosen = architecture or detect_hardware().architecture
+    try:
+        command = build_command(chosen, no_cache)
+    except ValueError as exc:
+        _fail(exc)
+    console.print(" ".join(command))
+    if subprocess.run(command).returncode:
+        _fail(RuntimeError(f"docker build of {image_tag(chosen)} failed (its output is above)."))
+    console.print(f"built {image_tag(chosen)}")
+
+
+@container_app.command("list")
+def container_list() -> None:
+    """Forge's containers, running or stopped."""
+    try:
+        found = forge_containers()
+    except ContainerError as exc:
+        _fail(exc)
+    table = Table("id", "name", "image", "status", "dagster run")
+    for container in found:
+        table.add_row(
+            container.id, container.name, container.image, container.status, container.run_id
+        )
+    console.print(table if found else "No Forge containers.")
+
+
+@container_app.command("logs")
+def container_logs_command(
+    container: str = typer.Argument(..., help="Id or name, from `forge container list`."),
+    tail: int = typer.Option(200, help="Lines from the end."),
+) -> None:
+    """The last lines a Forge container printed."""
+    try:
+        console.print(container_logs(container, tail), markup=False, highlight=False)
+    except ContainerError as exc:
+        _fail(exc)
+    except Exception as exc:  # docker.errors.NotFound and friends
+        _fail(RuntimeError(f"No container {container!r}: {exc}"))
+
+
+@container_app.command("cleanup")
+def container_cleanup(
+    running: bool = typer.Option(False, "--running", help="Also stop and remove running ones."),
+) -> None:
+    """Remove Forge's stopped containers (and running ones with --running)."""
+    try:
+        removed = remove_containers(running_too=running)
+    except ContainerError as exc:
+        _fail(exc)
+    console.print(
+        f"removed {len(removed)} container(s){': ' if removed else ''}{', '.join(removed)}"
+    )
 
 
 @app.command()

@@ -9,6 +9,7 @@ from forge_pipeline.defs.resources import (
     HardwareResource,
     ModelServerResource,
 )
+from forge_pipeline.defs.training.launcher import TrainerLauncher
 
 defs = dg.Definitions.merge(
     dg.load_defs(defs_root=forge_pipeline.defs),
@@ -16,7 +17,7 @@ defs = dg.Definitions.merge(
         resources={
             "forge": ForgeResource(),
             "hardware": HardwareResource(),
-            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+            "trainer": TrainerLauncher(),
             "model_server": ModelServerResource(),
             "gemini": GeminiResource.from_env(),
         }

@@ -98,6 +98,7 @@ def materialize_assets(
         HardwareResource,
         ModelServerResource,
     )
+    from forge_pipeline.defs.training.launcher import TrainerLauncher
 
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     return dg.materialize(
@@ -107,7 +108,7 @@ def materialize_assets(
         resources={
             "forge": ForgeResource(overrides=overrides),
             "hardware": HardwareResource(),
-            "pipes_subprocess_client": dg.PipesSubprocessClient(),
+            "trainer": TrainerLauncher(),
             "model_server": ModelServerResource(url=server_url),
             "gemini": GeminiResource(api_key=gemini_key),
         },

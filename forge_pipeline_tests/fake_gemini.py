@@ -3,6 +3,7 @@
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class FakeGemini:
     failures: list[int | str] = field(default_factory=list)  # statuses, or "malformed"
     always: int | str | None = None
     valid_key: str | None = None  # set: any other key is refused as the real API does
+    delay_s: float = 0.0  # a slow server, for timeouts
     received: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -44,6 +46,7 @@ class FakeGemini:
         )
         task = m.group(1) if (m := re.search(r"Forge task: ([\w ]+)\.", instruction)) else ""
         self.received.append(Received(path, headers, body, task, prompt))
+        time.sleep(self.delay_s)
         if self.valid_key and headers.get("x-goog-api-key") != self.valid_key:
             message = "API key not valid. Please pass a valid API key."
             return 400, json.dumps(

@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from forge_pipeline.definitions import defs
+from forge_pipeline.lib.config import PROJECT_ROOT
 from forge_pipeline_tests.test_chain_tiny import BESIDE_CHAIN, CHAIN
 
 
@@ -63,3 +65,11 @@ def test_dagster_cli_validates_definitions():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_one_training_at_a_time_through_a_pool_of_one():
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("lora_adapter")).pools == {"forge_training"}
+    instance = InstanceRef.from_dir(str(PROJECT_ROOT))  # validates the project's dagster.yaml
+    pools = instance.settings["concurrency"]["pools"]
+    assert pools == {"granularity": "run", "default_limit": 1}

@@ -106,6 +106,13 @@ class Gemini(_Section):
     max_questions_per_run: int = Field(200, ge=0)  # new reflections given a Gemini question
 
 
+class Docker(_Section):
+    launcher: Literal["auto", "docker", "subprocess"] = "auto"  # auto: Docker for a GPU
+    image: str = "auto"  # auto: forge:<arch> of the detected GPU; or any local image
+    python: str = "python3"  # the interpreter inside the image
+    mounts: list[Path] = []  # more host paths the container sees (read-only, same path)
+
+
 class Registry(_Section):
     keep_versions: int = 5
 
@@ -126,6 +133,7 @@ class Settings(_Section):
     serving: Serving = Serving()
     automation: Automation = Automation()
     gemini: Gemini = Gemini()
+    docker: Docker = Docker()
     smoke_prompt: str = "What have I learned lately?"
 
     @property
@@ -180,6 +188,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     settings.home = (base / settings.home.expanduser()).resolve()
     settings.curation.review_file = (base / settings.curation.review_file.expanduser()).resolve()
     settings.datasets.files = [(base / f.expanduser()).resolve() for f in settings.datasets.files]
+    settings.docker.mounts = [(base / m.expanduser()).resolve() for m in settings.docker.mounts]
     if settings.cache_dir is not None:
         settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()
     local_model = base / settings.base_model

@@ -17,7 +17,8 @@ PATTERNS = [
         r"not a local folder and is not a valid model identifier|"
         r"Can't load (?:the )?(?:config|tokenizer)|No such file or directory: .*config\.json|"
         r"Repository Not Found|is not a directory|does not appear to have a file named config|"
-        r"Repo id must be in the form|LocalEntryNotFoundError|couldn't find them in the cached",
+        r"Repo id must be in the form|LocalEntryNotFoundError|couldn't find them in the cached|"
+        r"holds no config\.json",
     ),
     ("disk_full", r"No space left on device|ENOSPC|Disk quota exceeded"),
     (

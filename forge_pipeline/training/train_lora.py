@@ -68,6 +68,10 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     from trl import SFTConfig, SFTTrainer
 
     _injected_failure(cfg)
+    local = Path(cfg.base_model)
+    if local.is_dir() and not (local / "config.json").exists():
+        # transformers would fail later with a puzzling tokenizer error instead.
+        raise FileNotFoundError(f"{local} holds no config.json: not a Hugging Face model folder")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     use_cuda = torch.cuda.is_available()

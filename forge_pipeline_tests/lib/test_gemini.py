@@ -4,6 +4,7 @@ Does not touch: Dagster (see test_gemini_assets.py), the real Gemini API.
 """
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -100,6 +101,14 @@ def test_an_unreachable_server_is_a_gemini_error():
     fake = FakeGemini(default_answer, url="http://127.0.0.1:9")
     with pytest.raises(GeminiError, match="could not be reached"):
         assess_dataset(client_for(fake, timeout_s=2), {}, [])
+
+
+def test_a_slow_server_times_out_and_is_retried_then_given_up():
+    with serve(FakeGemini(default_answer, delay_s=2)) as fake:
+        with pytest.raises(GeminiError, match="ReadTimeout"):
+            assess_dataset(client_for(fake, timeout_s=0.3), {}, [])
+        time.sleep(0.5)  # the server is still answering the last try
+    assert len(fake.received) == 3  # the first try and 2 retries
 
 
 def test_samples_are_redacted_and_capped():

@@ -35,6 +35,8 @@ KNOBS = {
             "model_not_found",
         ),
         (1, "OSError: Repo id must be in the form 'repo_name': '/no/such'", "model_not_found"),
+        (1, "FileNotFoundError: /m holds no config.json: not a Hugging Face", "model_not_found"),
+        (137, "", "out_of_memory"),  # a container killed by the kernel
         (1, "401 Client Error. Cannot access gated repo for url", "gated_model"),
         (1, "FloatingPointError: non-finite loss (nan) at step 3", "nan_loss"),
         (1, "OSError: [Errno 28] No space left on device", "disk_full"),

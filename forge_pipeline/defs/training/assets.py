@@ -2,25 +2,19 @@
 
 import hashlib
 import json
-import os
-import re
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
 
-# Pipes raises this when the trainer exits non-zero; dagster does not re-export it.
-from dagster._core.errors import DagsterPipesExecutionError
-
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource, HardwareResource
+from forge_pipeline.defs.training.launcher import TrainerFailed, TrainerLauncher
 from forge_pipeline.lib.artifacts import atomic_dir, sha256_dir
 from forge_pipeline.lib.base_model import resolve_base_model
 from forge_pipeline.lib.config import Settings
 from forge_pipeline.lib.copilot import GeminiDiagnosis
-from forge_pipeline.lib.gemini import KEY_ENV as GEMINI_KEY_ENV
 from forge_pipeline.lib.healing import (
     MAX_RETRIES,
     Attempt,
@@ -33,7 +27,6 @@ from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.loss_plot import loss_curve_png, markdown_image
 from forge_pipeline.lib.plan import TrainingPlan, make_plan
 from forge_pipeline.lib.tables import markdown_table
-from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
 from forge_pipeline.training.train_lora import TrainConfig
 
 
@@ -41,6 +34,7 @@ from forge_pipeline.training.train_lora import TrainConfig
     group_name="training",
     kinds={"pytorch", "peft"},
     deps=["curated_dataset"],
+    pool="forge_training",  # one training at a time per instance (dagster.yaml sets the limit)
     output_required=False,
     check_specs=[
         dg.AssetCheckSpec(
@@ -55,7 +49,7 @@ def lora_adapter(
     context: dg.AssetExecutionContext,
     forge: ForgeResource,
     hardware: HardwareResource,
-    pipes_subprocess_client: dg.PipesSubprocessClient,
+    trainer: TrainerLauncher,
     gemini: GeminiResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """A LoRA adapter on the curated set: failures healed and retried, skipped if unchanged."""
@@ -108,14 +102,9 @@ def lora_adapter(
             )
             context.log.info(f"Training on {machine.architecture}: {json.dumps(asdict(config))}")
             try:
-                pipes_subprocess_client.run(
-                    command=[sys.executable, "-m", "forge_pipeline.training.train_lora"],
-                    context=context,
-                    extras={"train_config": asdict(config)},
-                    env=trainer_env(),
-                )
+                trainer.run(context, settings, machine, asdict(config))
                 break
-            except DagsterPipesExecutionError as exc:
+            except TrainerFailed as exc:
                 change = _heal(
                     context, exc, failure_file, {**knobs, "device": device}, attempts, diagnosis
                 )
@@ -143,6 +132,7 @@ def lora_adapter(
             "path": dg.MetadataValue.path(str(layout.adapter)),
             "base_model": config.base_model,
             "architecture": machine.architecture,
+            "trained_in": trainer.where(settings, machine),
             "loss_curve_image": dg.MetadataValue.md(markdown_image(png, "train and val loss")),
             "loss_curve": dg.MetadataValue.md(
                 markdown_table(
@@ -194,7 +184,7 @@ def _last_adapter(context: dg.AssetExecutionContext) -> tuple[dict, str | None]:
 
 def _heal(
     context: dg.AssetExecutionContext,
-    error: Exception,
+    error: TrainerFailed,
     failure_file: Path,
     knobs: dict,
     attempts: list[Attempt],
@@ -203,8 +193,7 @@ def _heal(
     """Classify a failed attempt and return the change to retry with, or stop with a Failure."""
     tail = failure_file.read_text() if failure_file.exists() else str(error)
     failure_file.unlink(missing_ok=True)
-    code = re.search(r"code (-?\d+)", str(error))
-    failure = classify(int(code.group(1)) if code else None, tail)
+    failure = classify(error.exit_code, tail)
     if diagnosis:
         diagnosis.outcome = ""
     fix = fix_for(failure, knobs, tail, diagnosis) if len(attempts) < MAX_RETRIES else None
@@ -220,13 +209,6 @@ def _heal(
         )
     context.log.warning(f"Training attempt {len(attempts)} failed ({failure}); {fix[1]}; retrying.")
     return fix[0]
-
-
-def trainer_env() -> dict[str, str]:
-    """The trainer's environment: offline Hugging Face, and no secret it does not need."""
-    hidden = {GEMINI_KEY_ENV, ADMIN_TOKEN_ENV}
-    env = {k: v for k, v in os.environ.items() if k not in hidden}
-    return {**env, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 def _drop_stale_checkpoints(root: Path, keep: Path) -> None:

@@ -1,0 +1,126 @@
+"""Where the trainer runs: its architecture's Docker image, or a local process; same script."""
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+# Pipes raises these when the trainer exits non-zero (subprocess, container); neither is exported.
+from dagster._core.errors import DagsterPipesExecutionError
+from dagster_pipes import DagsterPipesError
+
+from forge_pipeline.lib.config import Settings
+from forge_pipeline.lib.containers import FORGE_LABEL, RUN_LABEL, engine_answers, remove_containers
+from forge_pipeline.lib.docker_images import image_tag
+from forge_pipeline.lib.gemini import KEY_ENV as GEMINI_KEY_ENV
+from forge_pipeline.lib.hardware import Hardware
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
+
+TRAINER_MODULE = "forge_pipeline.training.train_lora"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+class TrainerFailed(RuntimeError):
+    """The trainer exited with an error; its exit status when known."""
+
+    def __init__(self, message: str, exit_code: int | None):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class TrainerLauncher(dg.ConfigurableResource):
+    """Runs the trainer through Pipes: PipesDockerClient with the architecture's image when a
+    GPU and a Docker engine are there (or docker.launcher says so), else PipesSubprocessClient."""
+
+    def mode(self, settings: Settings, machine: Hardware) -> str:
+        """docker or subprocess, from docker.launcher and the hardware."""
+        if settings.docker.launcher != "auto":
+            return settings.docker.launcher
+        return "docker" if machine.gpu_count and engine_answers() else "subprocess"
+
+    def image(self, settings: Settings, machine: Hardware) -> str:
+        """docker.image, or forge:<arch> for the detected architecture."""
+        chosen = settings.docker.image
+        return image_tag(machine.architecture) if chosen == "auto" else chosen
+
+    def where(self, settings: Settings, machine: Hardware) -> str:
+        """Where training runs, in words for metadata."""
+        if self.mode(settings, machine) == "docker":
+            return f"docker: {self.image(settings, machine)}"
+        return "local process"
+
+    def run(
+        self,
+        context: dg.AssetExecutionContext,
+        settings: Settings,
+        machine: Hardware,
+        train_config: dict[str, Any],
+    ) -> None:
+        """Train once; raise TrainerFailed with the exit status when the trainer fails."""
+        extras = {"train_config": train_config}
+        try:
+            if self.mode(settings, machine) == "docker":
+                _run_in_container(context, settings, machine, self.image(settings, machine), extras)
+            else:
+                dg.PipesSubprocessClient().run(
+                    command=[sys.executable, "-m", TRAINER_MODULE],
+                    context=context,
+                    extras=extras,
+                    env=trainer_env(),
+                )
+        except (DagsterPipesExecutionError, DagsterPipesError) as exc:
+            raise TrainerFailed(str(exc), _exit_code(exc)) from exc
+
+
+def trainer_env() -> dict[str, str]:
+    """The local trainer's environment: offline Hugging Face, no secret it does not need."""
+    hidden = {GEMINI_KEY_ENV, ADMIN_TOKEN_ENV}
+    return {**{k: v for k, v in os.environ.items() if k not in hidden}, **OFFLINE}
+
+
+def _run_in_container(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    machine: Hardware,
+    image: str,
+    extras: dict[str, Any],
+) -> None:
+    from dagster_docker import PipesDockerClient
+
+    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    hf_home.mkdir(parents=True, exist_ok=True)
+    # Host paths appear at the same paths inside, so the plan's paths need no translating.
+    writable = [settings.home, settings.cache, hf_home]
+    model = Path(settings.base_model)
+    readable = [*settings.docker.mounts, *([model] if model.is_absolute() else [])]
+    volumes = {str(p): {"bind": str(p), "mode": "rw"} for p in writable}
+    volumes.update(
+        {str(p): {"bind": str(p), "mode": "ro"} for p in readable if str(p) not in volumes}
+    )
+    container_kwargs: dict[str, Any] = {
+        "volumes": volumes,
+        "labels": {FORGE_LABEL: "true", RUN_LABEL: context.run_id},
+        "user": f"{os.getuid()}:{os.getgid()}",  # artifacts stay the user's, not root's
+    }
+    if machine.gpu_count:
+        container_kwargs["device_requests"] = [{"count": -1, "capabilities": [["gpu"]]}]
+    context.log.info(f"Training in container image {image}")
+    try:
+        PipesDockerClient().run(
+            context=context,
+            image=image,
+            command=[settings.docker.python, "-m", TRAINER_MODULE],
+            extras=extras,
+            env={**OFFLINE, "HF_HOME": str(hf_home), "HOME": "/tmp"},  # no secret, ever
+            container_kwargs=container_kwargs,
+        )
+    finally:
+        remove_containers(run_id=context.run_id)
+
+
+def _exit_code(error: Exception) -> int | None:
+    found = re.search(r"(?:code|'StatusCode':) (-?\d+)", str(error))
+    return int(found.group(1)) if found else None

@@ -1,0 +1,216 @@
+"""Against a real Docker engine: training through PipesDockerClient, the whole job through
+DockerRunLauncher, a failing container cleaned up, and the images' build arguments.
+
+Needs dockerd (started here if it can be; CI always can) and debootstrap the first time.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import docker
+import pytest
+import yaml
+from dagster._core.instance.ref import InstanceRef
+from dagster_docker import DockerRunLauncher
+from typer.testing import CliRunner
+
+from forge_pipeline.cli import app
+from forge_pipeline.lib.config import PROJECT_ROOT, env_name
+from forge_pipeline.lib.containers import FORGE_LABEL, forge_containers
+from forge_pipeline.lib.docker_images import TORCH_INDEXES, build_command, unresolved_args
+from forge_pipeline_tests.conftest import (
+    SHARED_CACHE,
+    UPSTREAM,
+    materialize_assets,
+    metadata,
+    tiny_overrides,
+)
+from forge_pipeline_tests.docker_engine import (
+    TEST_IMAGE,
+    container_overrides,
+    ensure_engine,
+    ensure_test_image,
+)
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def test_image() -> str:
+    ensure_engine()
+    return ensure_test_image()
+
+
+def in_docker(tiny_model: Path, **extra: str) -> dict[str, str]:
+    return tiny_overrides(
+        tiny_model,
+        **{"docker.launcher": "docker", "training.max_steps": "10", **container_overrides()},
+        **extra,
+    )
+
+
+@pytest.mark.docker
+def test_lora_adapter_trains_in_a_container_and_streams_back(tiny_model: Path, test_image: str):
+    overrides = in_docker(tiny_model)
+    with dg.instance_for_test() as instance:
+        assert materialize_assets(overrides, UPSTREAM, instance).success
+        result = materialize_assets(overrides, ["lora_adapter"], instance)
+        assert result.success
+        streamed = [e.user_message for e in instance.all_logs(result.run_id)]
+    adapter = metadata(result, "lora_adapter")
+    assert adapter["steps"] == 10
+    assert adapter["trained_in"] == f"docker: {TEST_IMAGE}"
+    assert adapter["tuned_eval_loss"] < adapter["base_eval_loss"]
+    assert any("Training in container image" in m for m in streamed)
+    assert any('"loss"' in m for m in streamed), "the trainer's progress did not stream back"
+    assert forge_containers() == []  # removed after the run
+
+
+@pytest.mark.docker
+def test_a_failing_container_is_removed_and_the_failure_reported(
+    tiny_model: Path, test_image: str, tmp_path: Path
+):
+    overrides = in_docker(tiny_model)
+    assert materialize_assets(overrides, UPSTREAM).success
+    missing = tmp_path / "no-such-model"
+    missing.mkdir()  # mounted, but holds no model
+    result = materialize_assets({**overrides, "base_model": str(missing)}, ["lora_adapter"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "The base model was not found" in failure.step_failure_data.user_failure_data.description
+    assert forge_containers() == []
+
+
+@pytest.mark.docker
+def test_forge_full_runs_in_a_container_through_docker_run_launcher(
+    tiny_model: Path, test_image: str, forge_env: Path
+):
+    dagster_home = forge_env / "dagster"
+    settings = tiny_overrides(tiny_model)
+    variables = {env_name(k): v for k, v in settings.items()}
+    variables.update(FORGE_HOME=str(forge_env), FORGE_CACHE_DIR=str(SHARED_CACHE))
+    variables.update(DAGSTER_HOME=str(dagster_home), HF_HUB_OFFLINE="1")
+    variables["PATH"] = f"{BIN}:/usr/local/bin:/usr/bin:/bin"
+    mounts = {PROJECT_ROOT, Path(sys.prefix), Path(sys.base_prefix), forge_env, tiny_model}
+    instance_config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    instance_config.update(
+        run_coordinator={
+            "module": "dagster.core.run_coordinator",
+            "class": "DefaultRunCoordinator",
+        },
+        run_launcher={
+            "module": "dagster_docker",
+            "class": "DockerRunLauncher",
+            "config": {
+                "image": TEST_IMAGE,
+                "env_vars": [f"{k}={v}" for k, v in variables.items()],
+                "container_kwargs": {
+                    "volumes": {str(m): {"bind": str(m), "mode": "rw"} for m in mounts},
+                    "working_dir": str(PROJECT_ROOT),
+                    "auto_remove": True,
+                },
+            },
+        },
+    )
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance_config))
+    launched = subprocess.run(
+        [str(BIN / "dagster"), "job", "launch", "-m", "forge_pipeline.definitions"]
+        + ["-j", "forge_full"],
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    with dg.DagsterInstance.get() as instance:
+        deadline = time.monotonic() + 600
+        while True:
+            (run,) = instance.get_runs(limit=1)
+            if run.is_finished or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        assert run.status == dg.DagsterRunStatus.SUCCESS, [
+            e.user_message for e in instance.all_logs(run.run_id)
+        ][-15:]
+        done = instance.get_latest_materialization_event(dg.AssetKey("deployed_model"))
+    assert done is not None and done.run_id == run.run_id
+    time.sleep(2)  # auto_remove happens just after the container exits
+    assert not docker.from_env().containers.list(all=True, filters={"ancestor": TEST_IMAGE})
+
+
+@pytest.mark.parametrize("architecture", sorted(TORCH_INDEXES))
+def test_every_architecture_has_a_complete_image_build(architecture: str):
+    assert unresolved_args(architecture) == []
+    command = build_command(architecture)
+    assert command[-3:] == ["-t", f"forge:{architecture}", str(PROJECT_ROOT)]
+    index = next(a for a in command if a.startswith("--build-arg=TORCH_INDEX="))
+    assert index.endswith(TORCH_INDEXES[architecture])
+    extras = next(a for a in command if a.startswith("--build-arg=GPU_EXTRAS="))
+    assert ("unsloth" in extras) == (architecture != "cpu")
+
+
+def test_the_dockerfile_lint_finds_an_undefined_argument(tmp_path: Path):
+    broken = tmp_path / "Dockerfile"
+    broken.write_text("FROM ${BASE_IMAGE}\nRUN pip install ${TORCH_SPEC} ${CUDA_VERSION}\n")
+    assert unresolved_args("cpu", broken) == ["CUDA_VERSION"]
+
+
+def test_the_scale_out_instance_and_compose_file_hold_together(monkeypatch):
+    for name in ("DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD", "DAGSTER_POSTGRES_DB"):
+        monkeypatch.setenv(name, "forge")
+    instance = InstanceRef.from_dir(str(PROJECT_ROOT / "docker"))  # validates docker/dagster.yaml
+    assert instance.storage_data.class_name == "DagsterPostgresStorage"
+    launcher = instance.run_launcher_data.rehydrate(as_type=DockerRunLauncher)
+    assert launcher.image == "forge:scale" and launcher.networks == ["forge"]
+    assert launcher.container_kwargs["device_requests"][0]["capabilities"] == [["gpu"]]
+    assert "GEMINI_API_KEY" not in launcher.env_vars  # never a secret in a container's config
+    compose = yaml.safe_load((PROJECT_ROOT / "docker" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "webserver", "daemon"}
+    for name in ("webserver", "daemon"):
+        assert services[name]["image"] == launcher.image
+        assert "./dagster.yaml:/opt/dagster_home/dagster.yaml:ro" in services[name]["volumes"]
+    assert services["webserver"]["ports"] == ["127.0.0.1:3000:3000"]
+    mounted = {v.split(":")[0] for v in launcher.container_kwargs["volumes"]}
+    assert mounted <= set(compose["volumes"])
+
+
+def test_forge_docker_detect_names_the_cpu_image_here():
+    result = CliRunner().invoke(app, ["docker", "detect"])
+    assert result.exit_code == 0, result.output
+    assert "architecture: cpu" in result.output and "image:        forge:cpu" in result.output
+
+
+@pytest.mark.docker
+def test_forge_container_commands_touch_only_forge_containers(test_image: str):
+    client = docker.from_env()
+    sleeper = [
+        sys.executable,
+        "-c",
+        "print('hello from forge', flush=True); import time; time.sleep(60)",
+    ]
+    volumes = {p: {"bind": p, "mode": "ro"} for p in {sys.prefix, sys.base_prefix}}
+    ours = client.containers.run(
+        test_image, sleeper, detach=True, labels={FORGE_LABEL: "true"}, volumes=volumes
+    )
+    theirs = client.containers.run(test_image, sleeper, detach=True, volumes=volumes)
+    try:
+        listed = CliRunner().invoke(app, ["container", "list"])
+        assert ours.short_id in listed.output and theirs.short_id not in listed.output
+        time.sleep(2)
+        logs = CliRunner().invoke(app, ["container", "logs", ours.short_id])
+        assert "hello from forge" in logs.output
+        refused = CliRunner().invoke(app, ["container", "logs", theirs.short_id])
+        assert refused.exit_code == 1 and "not started by Forge" in refused.output
+        stopped_only = CliRunner().invoke(app, ["container", "cleanup"])
+        assert "removed 0 container(s)" in stopped_only.output
+        cleaned = CliRunner().invoke(app, ["container", "cleanup", "--running"])
+        assert f"removed 1 container(s): {ours.name}" in cleaned.output
+        remaining = {c.id for c in client.containers.list(all=True)}
+        assert theirs.id in remaining and ours.id not in remaining
+    finally:
+        theirs.remove(force=True)
