@@ -29,7 +29,7 @@ class FakeGemini:
     """Answers each request with `answer(task, prompt)`, after any scripted failures."""
 
     answer: Answer
-    failures: list[int | str] = field(default_factory=list)  # statuses, or "malformed"
+    failures: list[int | str] = field(default_factory=list)  # statuses (200: answer), "malformed"
     always: int | str | None = None
     valid_key: str | None = None  # set: any other key is refused as the real API does
     delay_s: float = 0.0  # a slow server, for timeouts
@@ -53,7 +53,7 @@ class FakeGemini:
                 {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
             )
         outcome = self.failures.pop(0) if self.failures else self.always
-        if isinstance(outcome, int):
+        if isinstance(outcome, int) and outcome != 200:
             error = {"error": {"code": outcome, "message": "scripted", "status": "SCRIPTED"}}
             return outcome, json.dumps(error)
         text = (

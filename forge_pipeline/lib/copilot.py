@@ -1,6 +1,7 @@
 """What Forge asks Gemini, what it may send, and the bounds every answer is held to."""
 
 import json
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -141,23 +142,23 @@ class GeminiDiagnosis:
         return change, self.outcome
 
 
-def write_questions(client: GeminiClient, reflections: dict[str, str]) -> dict[str, str]:
-    """Questions for reflections (id -> text), sent redacted in capped batches."""
+def write_questions(client: GeminiClient, reflections: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Questions for reflections (id -> text), sent redacted in capped batches; one dict a batch."""
     settings = client.settings
-    written: dict[str, str] = {}
     batch: list[dict[str, str]] = []
     size = 0
     for key, text in reflections.items():
-        item = {"id": key, "reflection": redact(text)[0]}
+        # A reflection longer than the cap is cut, so no request ever exceeds it.
+        reflection = redact(text)[0].encode()[: settings.max_bytes // 2].decode(errors="ignore")
+        item = {"id": key, "reflection": reflection}
         item_size = len(json.dumps(item, ensure_ascii=False).encode())
         if batch and (len(batch) >= settings.max_samples or size + item_size > settings.max_bytes):
-            written.update(_ask_questions(client, batch))
+            yield _ask_questions(client, batch)
             batch, size = [], 0
         batch.append(item)
         size += item_size
     if batch:
-        written.update(_ask_questions(client, batch))
-    return written
+        yield _ask_questions(client, batch)
 
 
 def _ask_questions(client: GeminiClient, batch: list[dict[str, str]]) -> dict[str, str]:
@@ -213,9 +214,9 @@ DIAGNOSIS_INSTRUCTION = (
 )
 QUESTIONS_INSTRUCTION = (
     "Forge task: question writing. Each item is a reflection from the user's journal. Write "
-    "the short, natural question (one sentence, second person is wrong: the user asks about "
-    "themselves, e.g. 'What did I learn about...?') that this reflection answers. Vary the "
-    "wording. Return one question per id, JSON only."
+    "the short, natural question it answers: one sentence in the first person, as the user "
+    "would ask it about themselves (e.g. 'What did I learn about...?'). Vary the wording. "
+    "Return one question per id, JSON only."
 )
 COLUMNS_INSTRUCTION = (
     "Forge task: column mapping. You get the column names and a few redacted rows of a "

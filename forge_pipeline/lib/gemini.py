@@ -24,7 +24,7 @@ class GeminiKeyError(GeminiError):
 
 @dataclass
 class Usage:
-    """What left the machine: requests made and bytes of prompt sent (never the content)."""
+    """What left the machine: HTTP requests, their bytes, and the items (examples) in them."""
 
     requests: int = 0
     bytes_sent: int = 0
@@ -35,23 +35,30 @@ class GeminiClient:
     """Asks Gemini for JSON answers that fit a pydantic schema."""
 
     def __init__(self, api_key: str, settings: Gemini):
+        import httpx
         from google import genai  # here: importing the SDK costs ~1 s on every Dagster step
         from google.genai import types
 
+        self.settings = settings
+        self.usage = Usage()
         retry = types.HttpRetryOptions(
             attempts=settings.retries + 1,
             initial_delay=settings.backoff_s,
-            max_delay=max(settings.backoff_s * 8, settings.backoff_s),
+            max_delay=settings.backoff_s * 8,
             http_status_codes=RETRY_STATUSES,
         )
         options = types.HttpOptions(
             timeout=int(settings.timeout_s * 1000),
             retry_options=retry,
             base_url=settings.base_url or None,
+            # Every request the SDK makes, its own retries included, is counted as it leaves.
+            httpx_client=httpx.Client(event_hooks={"request": [self._count]}),
         )
         self._client = genai.Client(api_key=api_key, http_options=options)
-        self.settings = settings
-        self.usage = Usage()
+
+    def _count(self, request) -> None:
+        self.usage.requests += 1
+        self.usage.bytes_sent += len(request.content)
 
     def ask(self, instruction: str, prompt: str, schema: type[Answer], items: int = 0) -> Answer:
         """Gemini's answer to `prompt` as `schema`; malformed answers are asked again."""
@@ -65,8 +72,6 @@ class GeminiClient:
         )
         problem = "no answer"
         for _ in range(self.settings.retries + 1):
-            self.usage.requests += 1
-            self.usage.bytes_sent += len(instruction.encode()) + len(prompt.encode())
             self.usage.items_sent += items
             try:
                 response = self._client.models.generate_content(

@@ -29,22 +29,25 @@ def with_gemini_questions(
 
     At most `limit` are asked for per run; the rest keep their template question until next run.
     """
-    cache = _read_cache(cache_path)
+    before = _read_cache(cache_path)
+    cache = dict(before)
     keys = [_content_key(assistant_text(e)) for e in examples]
     todo = {
         key: assistant_text(e) for key, e in zip(keys, examples, strict=True) if key not in cache
     }
+    written: dict[str, str] = {}
     error = None
-    try:
-        written = write_questions(client, dict(list(todo.items())[:limit])) if todo else {}
+    try:  # batch by batch, so what was written before a failure is kept
+        for batch in write_questions(client, dict(list(todo.items())[:limit])):
+            written.update(batch)
     except GeminiError as exc:
-        written, error = {}, str(exc)
+        error = str(exc)
     cache.update(written)
     for key, example in zip(keys, examples, strict=True):
         if key in cache:
             example["messages"][-2]["content"] = cache[key]
     current = {key: cache[key] for key in keys if key in cache}  # forget deleted reflections
-    if current != _read_cache(cache_path):
+    if current != before:
         with atomic_file(cache_path) as tmp:
             tmp.write_text(json.dumps(current, ensure_ascii=False, sort_keys=True))
     fresh = sum(key in written for key in keys)

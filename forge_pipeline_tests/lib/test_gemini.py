@@ -67,9 +67,12 @@ def test_study_goes_through_the_real_sdk_with_the_key_in_a_header():
 
 def test_a_429_is_retried_and_then_answered():
     with serve(FakeGemini(default_answer, failures=[429])) as fake:
-        assessment = assess_dataset(client_for(fake), {}, [])
+        client = client_for(fake)
+        assessment = assess_dataset(client, {}, [])
     assert assessment.quality_score == 7
     assert len(fake.received) == 2
+    assert client.usage.requests == 2  # the SDK's own retries are counted too
+    assert client.usage.bytes_sent == sum(len(r.body.encode()) for r in fake.received)
 
 
 def test_a_constant_500_gives_up_after_the_retries():
@@ -147,9 +150,15 @@ def test_diagnosis_outside_the_bounds_is_refused():
 def test_questions_are_written_in_capped_batches():
     reflections = {f"k{i}": f"I learned thing number {i} about patience." for i in range(7)}
     with serve(FakeGemini(default_answer)) as fake:
-        written = write_questions(client_for(fake, max_samples=3), reflections)
-    assert set(written) == set(reflections)
+        batches = list(write_questions(client_for(fake, max_samples=3), reflections))
+    assert set().union(*batches) == set(reflections)
     assert [len(json.loads(r.prompt)["reflections"]) for r in fake.received] == [3, 3, 1]
+
+
+def test_a_reflection_longer_than_the_cap_is_cut_before_it_is_sent():
+    with serve(FakeGemini(default_answer)) as fake:
+        list(write_questions(client_for(fake, max_bytes=2000), {"k": "I wrote a lot. " * 500}))
+    assert len(fake.received[0].prompt.encode()) < 2000
 
 
 def test_questions_are_cached_so_a_rerun_asks_only_for_new_reflections(tmp_path: Path):
@@ -167,6 +176,15 @@ def test_questions_are_cached_so_a_rerun_asks_only_for_new_reflections(tmp_path:
     assert [r["reflection"] for r in json.loads(request.prompt)["reflections"]] == [
         "Reflection 4: slow mornings help me think."
     ]
+
+
+def test_questions_written_before_a_failure_are_kept(tmp_path: Path):
+    examples = [example(i, f"Reflection {i} on rest.") for i in range(4)]
+    with serve(FakeGemini(default_answer, failures=[200, 503, 503, 503])) as fake:
+        client = client_for(fake, max_samples=2)
+        done = with_gemini_questions(examples, client, tmp_path / "q.json", limit=10)
+    assert done.error and (done.written_now, done.templated) == (2, 2)
+    assert len(json.loads((tmp_path / "q.json").read_text())) == 2
 
 
 def test_question_writing_failure_keeps_the_templates(tmp_path: Path):
