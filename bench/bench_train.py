@@ -10,6 +10,7 @@ kill -9 just before a checkpoint).
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -188,7 +189,7 @@ def model_flops_per_token(model_dir: str) -> float:
     params = 0
     for file in Path(model_dir).glob("*.safetensors"):
         with safe_open(str(file), "pt") as tensors:
-            params += sum(tensors.get_slice(k).get_shape().numel() for k in tensors.keys())
+            params += sum(math.prod(tensors.get_slice(k).get_shape()) for k in tensors.keys())
     return 4.0 * params
 
 

@@ -65,7 +65,9 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         PrinterCallback,
         TrainerCallback,
     )
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from forge_pipeline.training.plain_loss import PlainLossSFTTrainer
 
     _injected_failure(cfg)
     local = Path(cfg.base_model)
@@ -163,7 +165,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
-    trainer = SFTTrainer(
+    trainer = PlainLossSFTTrainer(
         model=model,
         args=args,
         train_dataset=data["train"],
@@ -172,7 +174,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         peft_config=LoraConfig(
             r=cfg.lora_r,
             lora_alpha=cfg.lora_alpha,
-            lora_dropout=0.05,
+            lora_dropout=0.0,  # dropout on every projection's input cost ~20% of a CPU step
             target_modules=LORA_TARGETS,
             task_type="CAUSAL_LM",
         ),
