@@ -20,6 +20,7 @@ class Layout:
         self.train = root / "curated_dataset" / "train.jsonl"
         self.val = root / "curated_dataset" / "val.jsonl"
         self.curated_stats = root / "curated_dataset" / "stats.json"
+        self.token_counts = root / "curated_dataset" / "token_counts.json"
         self.study = root / "dataset_study" / "study.md"
         self.adapter = root / "lora_adapter"
         self.checkpoints = root / "lora_adapter-checkpoints"

@@ -28,7 +28,7 @@ from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.review import ReviewError, load_review
 from forge_pipeline.lib.tables import markdown_table
-from forge_pipeline.lib.tokens import chat_token_counter
+from forge_pipeline.lib.tokens import CachedTokenCounter
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
@@ -176,8 +176,9 @@ def curated_dataset(
         review = load_review(settings.curation.review_file)
     except ReviewError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    counter = chat_token_counter(resolve_base_model(settings))
+    counter = CachedTokenCounter(resolve_base_model(settings), layout.token_counts)
     curated = curate(examples, settings.curation, counter, review)
+    counter.save()
     if curated.unknown_review_ids:
         context.log.warning(
             f"{len(curated.unknown_review_ids)} ids in {settings.curation.review_file} match no "
