@@ -8,8 +8,6 @@ only compare within a run.
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ from pathlib import Path
 from forge_pipeline.cli import EXECUTE_FORGE_FULL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import matmul_gflops  # noqa: E402
+from machine import fresh_forge_home, matmul_gflops  # noqa: E402
 from results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,15 +39,7 @@ def run_forge_full(env: dict[str, str]) -> float:
 def main() -> None:
     """Run forge_full in a fresh FORGE_HOME (downloads cached) and record the figures."""
     home = ROOT / "bench" / "out" / "e2e-home"
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "dagster").mkdir(parents=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster" / "dagster.yaml")
-    env = {
-        **os.environ,
-        "FORGE_HOME": str(home),
-        "DAGSTER_HOME": str(home / "dagster"),
-        "FORGE_CACHE_DIR": str(ROOT / ".forge" / "cache"),
-    }
+    env = fresh_forge_home(home)
     subprocess.run([sys.executable, "-m", "forge_pipeline.cli", "prepare"], env=env, check=True)
     gflops_before = matmul_gflops()
     wall = run_forge_full(env)

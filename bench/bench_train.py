@@ -12,7 +12,6 @@ kill -9 just before a checkpoint).
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import matmul_gflops  # noqa: E402
+from machine import fresh_forge_home, matmul_gflops  # noqa: E402
 from results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,16 +34,7 @@ UPSTREAM = "vault_notes,reflection_examples,dataset_examples,curated_dataset"
 
 def curated_set(home: Path) -> dict[str, str]:
     """Materialize the sample vault's curated set into a fresh FORGE_HOME; its environment."""
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "dagster").mkdir(parents=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster" / "dagster.yaml")
-    env = {
-        **os.environ,
-        "FORGE_HOME": str(home),
-        "DAGSTER_HOME": str(home / "dagster"),
-        "FORGE_CACHE_DIR": str(ROOT / ".forge" / "cache"),
-        "HF_HUB_OFFLINE": "1",
-    }
+    env = fresh_forge_home(home)
     dagster = str(Path(sys.executable).parent / "dagster")
     subprocess.run(
         [dagster, "asset", "materialize", "-m", "forge_pipeline.definitions", "--select", UPSTREAM],

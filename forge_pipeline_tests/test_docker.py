@@ -86,6 +86,17 @@ def test_a_failing_container_is_removed_and_the_failure_reported(
 
 
 @pytest.mark.docker
+def test_a_missing_image_is_one_clear_sentence(tiny_model: Path, test_image: str):
+    overrides = {**in_docker(tiny_model), "docker.image": "forge:no-such-arch"}
+    assert materialize_assets(overrides, UPSTREAM).success
+    result = materialize_assets(overrides, ["lora_adapter"])
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith("The trainer image forge:no-such-arch is not on this Docker")
+    assert "forge docker build" in description
+
+
+@pytest.mark.docker
 def test_forge_full_runs_in_a_container_through_docker_run_launcher(
     tiny_model: Path, test_image: str, forge_env: Path
 ):

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from forge_pipeline.training.train_lora import CHATML_TRAINING_TEMPLATE, training_template
+from forge_pipeline.training.train_lora import (
+    CHATML_TRAINING_TEMPLATE,
+    TrainConfig,
+    eval_interval,
+    training_template,
+)
 
 MESSAGES = [
     {"role": "system", "content": "You are a companion."},
@@ -36,3 +41,10 @@ def test_a_template_that_renders_differently_falls_back_to_every_token(tiny_mode
         "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
     )
     assert training_template(tokenizer, MESSAGES) is None
+
+
+def test_eval_comes_every_checkpoint_interval_and_at_least_once_an_epoch():
+    cfg = TrainConfig("m", "t", "v", "o", batch_size=4, grad_accum=2, checkpoint_every=10)
+    assert eval_interval(400, cfg) == 10  # 50 steps an epoch: the interval is sooner
+    assert eval_interval(48, cfg) == 6  # 6 steps an epoch: every epoch
+    assert eval_interval(3, cfg) == 1

@@ -47,6 +47,17 @@ def engine_answers() -> bool:
     return True
 
 
+def image_exists(image: str) -> bool:
+    """Whether the engine holds this image locally (Forge never pulls one)."""
+    import docker
+
+    try:
+        _client().images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 def forge_containers(run_id: str | None = None) -> list[ForgeContainer]:
     """Containers carrying Forge's label (of one Dagster run, if given), running or not."""
     labels = [f"{FORGE_LABEL}=true", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]

@@ -128,6 +128,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     if template:
         tokenizer.chat_template = template
     evaluating = bool(cfg.checkpoint_dir)
+    interval = eval_interval(len(data["train"]), cfg)
     args = SFTConfig(
         output_dir=cfg.checkpoint_dir or str(Path(cfg.output_dir) / "checkpoints"),
         max_steps=cfg.max_steps,
@@ -149,11 +150,10 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         logging_nan_inf_filter=False,
         # Loss on the answers only, where the template marks them; else on every token.
         assistant_only_loss=template is not None,
-        # Eval at every checkpoint; the best checkpoint is the one kept (early stopping).
         eval_strategy="steps" if evaluating else "no",
-        eval_steps=cfg.checkpoint_every,
+        eval_steps=interval,
         save_strategy="steps" if evaluating else "no",
-        save_steps=cfg.checkpoint_every,
+        save_steps=interval,
         save_total_limit=2,
         load_best_model_at_end=evaluating,
         metric_for_best_model="eval_loss",
@@ -253,6 +253,12 @@ def training_template(tokenizer: Any, messages: list[dict[str, str]]) -> str | N
         messages, tokenize=False, chat_template=CHATML_TRAINING_TEMPLATE
     )
     return CHATML_TRAINING_TEMPLATE if rendered == marked else None
+
+
+def eval_interval(train_examples: int, cfg: TrainConfig) -> int:
+    """Steps between evals and checkpoints: checkpoint_every, and at least one each epoch."""
+    steps_per_epoch = math.ceil(train_examples / (cfg.batch_size * cfg.grad_accum))
+    return max(1, min(cfg.checkpoint_every, steps_per_epoch))
 
 
 def _injected_failure(cfg: TrainConfig) -> None:

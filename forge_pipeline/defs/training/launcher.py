@@ -13,7 +13,13 @@ from dagster._core.errors import DagsterPipesExecutionError
 from dagster_pipes import DagsterPipesError
 
 from forge_pipeline.lib.config import Settings
-from forge_pipeline.lib.containers import FORGE_LABEL, RUN_LABEL, engine_answers, remove_containers
+from forge_pipeline.lib.containers import (
+    FORGE_LABEL,
+    RUN_LABEL,
+    engine_answers,
+    image_exists,
+    remove_containers,
+)
 from forge_pipeline.lib.docker_images import image_tag
 from forge_pipeline.lib.gemini import KEY_ENV as GEMINI_KEY_ENV
 from forge_pipeline.lib.hardware import Hardware
@@ -90,6 +96,11 @@ def _run_in_container(
 ) -> None:
     from dagster_docker import PipesDockerClient
 
+    if not image_exists(image):
+        raise dg.Failure(
+            description=f"The trainer image {image} is not on this Docker engine: build it with "
+            "`forge docker build`, or set docker.launcher: subprocess to train on the host."
+        )
     hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
     hf_home.mkdir(parents=True, exist_ok=True)
     # Host paths appear at the same paths inside, so the plan's paths need no translating.
