@@ -164,6 +164,19 @@ def test_every_architecture_has_a_complete_image_build(architecture: str):
     assert ("unsloth" in extras) == (architecture != "cpu")
 
 
+@pytest.mark.docker
+def test_every_architecture_builds_up_to_the_step_that_needs_the_network(test_image: str):
+    # The real bases and wheel indexes cannot be reached here: the stage before them is built
+    # for each architecture's arguments on the local image, through `docker build` itself.
+    for architecture in sorted(TORCH_INDEXES):
+        command = build_command(architecture, BASE_IMAGE=test_image)
+        command[-3:-1] = ["-t", f"localhost/forge-source:{architecture}", "--target", "source"]
+        built = subprocess.run(command, capture_output=True, text=True)
+        assert built.returncode == 0, built.stdout[-1500:] + built.stderr[-1500:]
+    image = docker.from_env().images.get("localhost/forge-source:cpu")
+    assert image.attrs["Config"]["WorkingDir"] == "/opt/forge"
+
+
 def test_the_dockerfile_lint_finds_an_undefined_argument(tmp_path: Path):
     broken = tmp_path / "Dockerfile"
     broken.write_text("FROM ${BASE_IMAGE}\nRUN pip install ${TORCH_SPEC} ${CUDA_VERSION}\n")

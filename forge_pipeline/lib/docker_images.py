@@ -41,9 +41,9 @@ def build_args(architecture: str) -> dict[str, str]:
     }
 
 
-def build_command(architecture: str, no_cache: bool = False) -> list[str]:
-    """The `docker build` command line for an architecture's image."""
-    args = [f"--build-arg={k}={v}" for k, v in build_args(architecture).items()]
+def build_command(architecture: str, no_cache: bool = False, **overrides: str) -> list[str]:
+    """The `docker build` command line for an architecture's image (build arguments overridable)."""
+    args = [f"--build-arg={k}={v}" for k, v in {**build_args(architecture), **overrides}.items()]
     cache = ["--no-cache"] if no_cache else []
     tag = image_tag(architecture)
     return ["docker", "build", *cache, "-f", str(DOCKERFILE), *args, "-t", tag, str(PROJECT_ROOT)]
