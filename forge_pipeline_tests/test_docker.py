@@ -19,6 +19,7 @@ from dagster_docker import DockerRunLauncher
 from typer.testing import CliRunner
 
 from forge_pipeline.cli import app
+from forge_pipeline.defs.training.launcher import trainer_env
 from forge_pipeline.lib.config import PROJECT_ROOT, env_name
 from forge_pipeline.lib.containers import FORGE_LABEL, forge_containers
 from forge_pipeline.lib.docker_images import TORCH_INDEXES, build_command, unresolved_args
@@ -150,7 +151,8 @@ def test_forge_full_runs_in_a_container_through_docker_run_launcher(
         done = instance.get_latest_materialization_event(dg.AssetKey("deployed_model"))
     assert done is not None and done.run_id == run.run_id
     time.sleep(2)  # auto_remove happens just after the container exits
-    assert not docker.from_env().containers.list(all=True, filters={"ancestor": TEST_IMAGE})
+    left = {"label": f"dagster/run_id={run.run_id}"}  # the launcher's own label on its container
+    assert not docker.from_env().containers.list(all=True, filters=left)
 
 
 @pytest.mark.parametrize("architecture", sorted(TORCH_INDEXES))
@@ -238,3 +240,11 @@ def test_forge_container_commands_touch_only_forge_containers(test_image: str):
         assert theirs.id in remaining and ours.id not in remaining
     finally:
         theirs.remove(force=True)
+
+
+def test_no_secret_reaches_a_local_trainer(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-secret")
+    monkeypatch.setenv("FORGE_ADMIN_TOKEN", "admin-secret")
+    env = trainer_env()
+    assert "GEMINI_API_KEY" not in env and "FORGE_ADMIN_TOKEN" not in env
+    assert env["HF_HUB_OFFLINE"] == "1"
