@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import pyarrow.parquet as pq
 
 from forge_pipeline.lib.artifacts import atomic_file
 from forge_pipeline.lib.config import Extraction
-from forge_pipeline.lib.note import Note
 from forge_pipeline.lib.notes_store import notes_from_table, read_table
-from forge_pipeline.lib.reflections import Reflection, examples_from_note, question_for
+from forge_pipeline.lib.reflections import QUESTIONS, examples_from_note
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 CACHE_SCHEMA = pa.schema(
@@ -22,8 +20,6 @@ CACHE_SCHEMA = pa.schema(
 )
 # Below this many notes to extract, starting worker processes costs more than it saves.
 PARALLEL_MIN_NOTES = 4000
-
-QuestionWriter = Callable[[Reflection, Note], str]
 
 
 @dataclass
@@ -40,10 +36,9 @@ def extract_all(
     cache_path: Path,
     rules: Extraction,
     system_prompt: str,
-    questions: QuestionWriter = question_for,
 ) -> ExtractionRun:
     """Examples of every note; notes whose path and content are unchanged come from the cache."""
-    key = rules_key(rules, system_prompt, questions)
+    key = rules_key(rules, system_prompt)
     index = read_table(notes_path, ["path", "sha256"])
     cache = _read_cache(cache_path, key)
     # A hash join in Arrow (on the cache's row numbers: joins carry no list columns), so
@@ -58,7 +53,7 @@ def extract_all(
     if todo.num_rows:
         notes = read_table(notes_path)
         rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
-        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, questions)
+        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt)
     reused = cache.take(joined.filter(pc.invert(missing))["row"])
     table = pa.concat_tables([reused, fresh]).sort_by("path")
     if todo.num_rows or reused.num_rows != cache.num_rows:  # unchanged: keep the file as it is
@@ -70,10 +65,9 @@ def extract_all(
     )
 
 
-def rules_key(rules: Extraction, system_prompt: str, questions: QuestionWriter) -> str:
+def rules_key(rules: Extraction, system_prompt: str) -> str:
     """Changes when anything that shapes an example does, so the cache is then ignored."""
-    writer = f"{questions.__module__}.{questions.__qualname__}"
-    text = json.dumps([rules.model_dump(), system_prompt, writer], sort_keys=True)
+    text = json.dumps([rules.model_dump(), system_prompt, QUESTIONS], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -82,24 +76,21 @@ def _extract(
     rows: list[int],
     rules: Extraction,
     system_prompt: str,
-    questions: QuestionWriter,
 ) -> pa.Table:
     """Examples of the given rows of the notes table, in worker processes when there are many."""
     if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
-        return _extract_chunk(table.take(rows), rules, system_prompt, questions)
+        return _extract_chunk(table.take(rows), rules, system_prompt)
     # take, not slice: a pickled slice carries the whole table's buffers to every worker.
     chunks = [table.take(rows[part]) for part in chunk_slices(len(rows))]
-    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, rules, system_prompt, questions))
+    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, rules, system_prompt))
 
 
-def _extract_chunk(
-    table: pa.Table, rules: Extraction, system_prompt: str, questions: QuestionWriter
-) -> pa.Table:
+def _extract_chunk(table: pa.Table, rules: Extraction, system_prompt: str) -> pa.Table:
     notes = notes_from_table(table)
     examples = [
         [
             json.dumps(example, ensure_ascii=False)
-            for example in examples_from_note(note, rules, system_prompt, questions)
+            for example in examples_from_note(note, rules, system_prompt)
         ]
         for note in notes
     ]

@@ -107,7 +107,7 @@ def fix_for(
 ) -> tuple[Knobs, str] | None:
     """The bounded change that may heal this failure, or None when there is none.
 
-    For failures the rules do not know, `diagnose` (a model, in the Gemini issue) may propose a
+    For failures the rules do not know, `diagnose` (copilot.GeminiDiagnosis) may propose a
     change; it is used only when it stays within the bounds the rules themselves keep to.
     """
     if fix := FIXES.get(failure):

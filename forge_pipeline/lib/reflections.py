@@ -2,7 +2,6 @@
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,19 +199,14 @@ def question_for(reflection: Reflection, note: Note) -> str:
     return question
 
 
-def examples_from_note(
-    note: Note,
-    rules: Extraction,
-    system_prompt: str,
-    questions: Callable[[Reflection, Note], str] = question_for,
-) -> list[dict[str, Any]]:
-    """Chat-format examples for every reflection in one note; `questions` writes the user turn."""
+def examples_from_note(note: Note, rules: Extraction, system_prompt: str) -> list[dict[str, Any]]:
+    """Chat-format examples for every reflection in one note, with template questions."""
     return [
         {
             "id": example_id(note.path, reflection.text),
             "messages": [
                 {"role": "system", "content": system_prompt},
-                {"role": "user", "content": questions(reflection, note)},
+                {"role": "user", "content": question_for(reflection, note)},
                 {"role": "assistant", "content": reflection.text},
             ],
             "source_file": note.path,
