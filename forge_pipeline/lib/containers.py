@@ -58,10 +58,14 @@ def image_exists(image: str) -> bool:
     return True
 
 
+def _labelled(run_id: str | None) -> list:
+    """docker-py containers carrying Forge's label (of one Dagster run, if given)."""
+    labels = [f"{FORGE_LABEL}=true", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]
+    return _client().containers.list(all=True, filters={"label": labels})
+
+
 def forge_containers(run_id: str | None = None) -> list[ForgeContainer]:
     """Containers carrying Forge's label (of one Dagster run, if given), running or not."""
-    labels = [f"{FORGE_LABEL}=true", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]
-    found = _client().containers.list(all=True, filters={"label": labels})
     return [
         ForgeContainer(
             c.id[:12],
@@ -70,7 +74,7 @@ def forge_containers(run_id: str | None = None) -> list[ForgeContainer]:
             c.status,
             c.labels.get(RUN_LABEL, ""),
         )
-        for c in found
+        for c in _labelled(run_id)
     ]
 
 
@@ -78,19 +82,16 @@ def container_logs(container_id: str, tail: int = 200) -> str:
     """The last lines of a Forge container's output; refuses containers that are not Forge's."""
     container = _client().containers.get(container_id)
     if container.labels.get(FORGE_LABEL) != "true":
-        raise DockerUnavailable(
-            f"Container {container_id} was not started by Forge; not touching it."
-        )
+        raise ContainerError(f"Container {container_id} was not started by Forge; not touching it.")
     return container.logs(tail=tail).decode(errors="replace")
 
 
 def remove_containers(run_id: str | None = None, running_too: bool = True) -> list[str]:
     """Remove Forge's containers (of one run, if given); the names removed."""
-    client = _client()
     removed = []
-    for found in forge_containers(run_id):
-        if found.status == "running" and not running_too:
+    for container in _labelled(run_id):
+        if container.status == "running" and not running_too:
             continue
-        client.containers.get(found.id).remove(force=True)
-        removed.append(found.name)
+        container.remove(force=True)
+        removed.append(container.name)
     return removed
