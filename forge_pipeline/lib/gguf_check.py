@@ -7,7 +7,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from forge_pipeline.lib.tokens import token_ids
 
 GGUF_MAGIC = b"GGUF"
 # Allowed perplexity ratio (GGUF in llama.cpp / merged model in transformers) per type.
@@ -221,8 +223,8 @@ def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) ->
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     sequences = []
     for example in examples:
-        full = _ids(tokenizer.apply_chat_template(example["messages"], tokenize=True))
-        prompt = _ids(
+        full = token_ids(tokenizer.apply_chat_template(example["messages"], tokenize=True))
+        prompt = token_ids(
             tokenizer.apply_chat_template(
                 example["messages"][:-1], tokenize=True, add_generation_prompt=True
             )
@@ -233,7 +235,3 @@ def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) ->
     if not sequences:
         raise GGUFError("The val set is empty; perplexity cannot be checked. Add reflections.")
     return sequences
-
-
-def _ids(encoded: Any) -> list[int]:
-    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)

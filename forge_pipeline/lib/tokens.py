@@ -12,6 +12,11 @@ from forge_pipeline.lib.artifacts import atomic_file
 TokenCounter = Callable[[dict[str, Any]], tuple[int, int]]
 
 
+def token_ids(encoded: Any) -> list[int]:
+    """The ids of an apply_chat_template result (a list, or a dict-like BatchEncoding)."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
 def chat_token_counter(model_path: str) -> TokenCounter:
     """A counter using the tokenizer at model_path, the one training will use."""
     from transformers import AutoTokenizer
@@ -20,8 +25,7 @@ def chat_token_counter(model_path: str) -> TokenCounter:
 
     def count(example: dict[str, Any]) -> tuple[int, int]:
         messages = [{"role": m["role"], "content": m["content"]} for m in example["messages"]]
-        ids = tokenizer.apply_chat_template(messages, tokenize=True)
-        total = len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        total = len(token_ids(tokenizer.apply_chat_template(messages, tokenize=True)))
         answer = tokenizer(messages[-1]["content"], add_special_tokens=False)["input_ids"]
         return len(answer), total
 
