@@ -26,6 +26,14 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def gemini(config: Path, monkeypatch: pytest.MonkeyPatch):
+    """The fake Gemini, accepting only KEY, where the settings point Forge at it."""
+    with serve(FakeGemini(default_answer, valid_key=KEY)) as fake:
+        monkeypatch.setenv("FORGE_GEMINI_BASE_URL", fake.url)
+        yield fake
+
+
 def forge(*args: str):
     return CliRunner().invoke(app, list(args))
 
@@ -51,37 +59,31 @@ def test_init_refuses_a_bad_value_and_leaves_the_file_alone(config: Path):
     assert config.read_text() == before
 
 
-def test_init_checks_the_key_and_never_writes_it(config: Path, monkeypatch):
+def test_init_checks_the_key_and_never_writes_it(config: Path, gemini: FakeGemini, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    with serve(FakeGemini(default_answer, valid_key=KEY)) as fake:
-        monkeypatch.setenv("FORGE_GEMINI_BASE_URL", fake.url)
-        result = forge("init", "--no-share-notes")
+    result = forge("init", "--no-share-notes")
     assert result.exit_code == 0, result.output
     assert "the key works" in result.output and "notes shared: never" in result.output
-    assert [r.task for r in fake.received] == ["key check"]
+    assert [r.task for r in gemini.received] == ["key check"]
     assert KEY not in config.read_text() and KEY not in result.output
 
 
-def test_init_with_a_wrong_key_says_so_in_one_sentence(config: Path, monkeypatch):
+def test_init_with_a_wrong_key_says_so_in_one_sentence(gemini: FakeGemini, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "not-the-key")
-    with serve(FakeGemini(default_answer, valid_key=KEY)) as fake:
-        monkeypatch.setenv("FORGE_GEMINI_BASE_URL", fake.url)
-        result = forge("init")
+    result = forge("init")
     assert result.exit_code == 1
     assert "Gemini refused the key in GEMINI_API_KEY" in result.output
     assert "not-the-key" not in result.output
 
 
-def test_plan_turns_a_goal_into_a_system_prompt_with_gemini(config: Path, monkeypatch):
+def test_plan_turns_a_goal_into_a_system_prompt_with_gemini(gemini: FakeGemini, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    with serve(FakeGemini(default_answer, valid_key=KEY)) as fake:
-        monkeypatch.setenv("FORGE_GEMINI_BASE_URL", fake.url)
-        result = forge("plan", "remember my travels")
+    result = forge("plan", "remember my travels")
     assert result.exit_code == 0, result.output
     assert "You help me with: remember my travels" in result.output
     assert "training.max_steps: 60" in result.output
     assert "Refused (outside Forge's bounds): learning_rate" in result.output
-    assert [r.task for r in fake.received] == ["planning"]
+    assert [r.task for r in gemini.received] == ["planning"]
 
 
 def test_plan_offline_uses_the_goal_as_written(config: Path):
