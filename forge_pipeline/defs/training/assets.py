@@ -82,10 +82,11 @@ def lora_adapter(
     attempts: list[Attempt] = []
     client, _ = gemini.client(settings.gemini, sends_notes=False)
     diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
+    base_model = resolve_base_model(settings)
     with atomic_dir(layout.adapter) as out:
         while True:
             config = TrainConfig(
-                base_model=resolve_base_model(settings),
+                base_model=base_model,
                 train_file=str(layout.train),
                 val_file=str(layout.val),
                 output_dir=str(out),
