@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import record  # noqa: E402
 
 from forge_pipeline.defs.dataset.assets import reflection_examples  # noqa: E402
-from forge_pipeline.defs.resources import ForgeResource  # noqa: E402
+from forge_pipeline.defs.resources import ForgeResource, GeminiResource  # noqa: E402
 from forge_pipeline.defs.vault.assets import vault_notes  # noqa: E402
 from forge_pipeline.lib.config import Extraction, Parsing  # noqa: E402
 from forge_pipeline.lib.extraction import extract_all  # noqa: E402
@@ -68,7 +68,10 @@ def assets_through_dagster(vault: Path, home: Path) -> float:
     started = time.perf_counter()
     result = dg.materialize(
         [vault_notes, reflection_examples],
-        resources={"forge": ForgeResource(overrides={"vault": str(vault), "home": str(home)})},
+        resources={
+            "forge": ForgeResource(overrides={"vault": str(vault), "home": str(home)}),
+            "gemini": GeminiResource(),  # no key: the benchmark never sends notes anywhere
+        },
         instance=dg.DagsterInstance.ephemeral(),
     )
     seconds = time.perf_counter() - started

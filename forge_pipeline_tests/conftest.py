@@ -38,12 +38,17 @@ def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with a tokenizer trained on the sample vault's reflections."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), sample_texts())
+
+
+def sample_texts() -> list[str]:
+    """The system prompt and every turn of the sample vault's reflections: tokenizer food."""
     settings = load_settings()
     texts = [settings.system_prompt]
     for note in scan_vault(SAMPLE_VAULT).notes:
         for example in examples_from_note(note, settings.extraction, settings.system_prompt):
             texts.extend(m["content"] for m in example["messages"][1:])
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), texts)
+    return texts
 
 
 def tiny_overrides(tiny_model: Path, **extra: str) -> dict[str, str]:

@@ -101,6 +101,7 @@ def test_training_lowers_the_loss(chain_run):
     assert meta["last_train_loss"] < meta["first_train_loss"]
     assert meta["tuned_eval_loss"] < meta["base_eval_loss"]
     assert meta["precision"] == "fp32" and meta["loss_on"] == "assistant tokens"
+    assert meta["backend"] == "peft" and meta["padding_free"] is False
     assert "| 30 |" in meta["loss_curve"] and "val loss" in meta["loss_curve"]
     png = base64.b64decode(meta["loss_curve_image"].split("base64,")[1].rstrip(")"))
     assert png.startswith(b"\x89PNG") and len(png) > 5000

@@ -1,12 +1,16 @@
-"""The trainer's chat template: loss on the answers only, served template unchanged.
+"""The trainer's chat template (loss on the answers only, served template unchanged), its
+evaluation interval and its choice of stack.
 
 Does not touch: Dagster.
 """
 
 from pathlib import Path
 
+import pytest
 from transformers import AutoTokenizer
 
+from forge_pipeline.training import backend
+from forge_pipeline.training.backend import choose_backend, padding_free
 from forge_pipeline.training.train_lora import (
     CHATML_TRAINING_TEMPLATE,
     TrainConfig,
@@ -48,3 +52,20 @@ def test_eval_comes_every_checkpoint_interval_and_at_least_once_an_epoch():
     assert eval_interval(400, cfg) == 10  # 50 steps an epoch: the interval is sooner
     assert eval_interval(48, cfg) == 6  # 6 steps an epoch: every epoch
     assert eval_interval(3, cfg) == 1
+
+
+@pytest.mark.parametrize(
+    ("cuda", "installed", "stack", "packed"),
+    [
+        (False, {"unsloth", "flash_attn"}, "peft", False),  # a CPU never takes the GPU kernels
+        (True, set(), "peft", False),
+        (True, {"unsloth"}, "unsloth", False),
+        (True, {"unsloth", "flash_attn"}, "unsloth", True),
+    ],
+)
+def test_unsloth_and_padding_free_only_on_cuda_where_installed(
+    monkeypatch, cuda, installed, stack, packed
+):
+    monkeypatch.setattr(backend, "_installed", lambda module: module in installed)
+    assert choose_backend(cuda) == stack
+    assert padding_free(cuda) is packed

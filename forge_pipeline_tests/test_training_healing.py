@@ -3,12 +3,23 @@
 Does not touch: export and later stages.
 """
 
+import errno
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from forge_pipeline_tests.conftest import UPSTREAM, materialize_assets, metadata, tiny_overrides
+from forge_pipeline_tests.conftest import (
+    UPSTREAM,
+    materialize_assets,
+    metadata,
+    sample_texts,
+    tiny_overrides,
+)
+from forge_pipeline_tests.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +70,27 @@ def test_missing_model_path_stops_at_once_with_what_to_do(tiny_model, curated_ho
     assert "base model was not found" in failure_of(result)
 
 
+@pytest.fixture(scope="module")
+def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a 64x wider MLP: its activations make memory grow with the batch."""
+    return build_tiny_model(tmp_path_factory.mktemp("wide-model"), sample_texts(), 8192)
+
+
+def test_a_real_memory_limit_is_healed_by_smaller_batches(wide_model, curated_home):
+    # Under a 1000 MB cap the wide model's batch of 8 runs out of memory for real (torch's
+    # allocator fails; it needs ~2 GB); halving the batch until it fits heals it.
+    result = train(
+        wide_model,
+        curated_home,
+        **{"training.memory_limit_mb": "1000", "training.max_length": "256"},
+    )
+    assert result.success
+    meta = metadata(result, "lora_adapter")
+    oom = meta["healed_failures"].count("out_of_memory")
+    assert oom >= 1 and meta["attempts"] == oom + 1
+    assert meta["batch_size"] == 8 >> oom and meta["grad_accum"] == 1 << oom
+
+
 def test_huge_learning_rate_is_classified_lowered_and_then_reported(tiny_model, curated_home):
     # 1e30 overflows the LoRA weights to inf, so the loss is NaN; dividing by 10 three times
     # cannot save it, and the run stops saying so.
@@ -68,3 +100,44 @@ def test_huge_learning_rate_is_classified_lowered_and_then_reported(tiny_model, 
     event = next(e for e in result.all_events if e.is_step_failure)
     attempts = event.step_failure_data.user_failure_data.metadata["attempts"].value
     assert attempts.count("nan_loss") == 4 and "learning_rate=1e+27" in attempts
+
+
+@pytest.fixture
+def full_disk_home(curated_home: Path, tmp_path: Path):
+    """A copy of the curated FORGE_HOME on a small tmpfs filled to the last byte."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)], check=True)
+    try:
+        home = disk / "home"
+        shutil.copytree(curated_home, home)
+        _fill(disk / "filler")
+        yield home
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to path until the filesystem has no space left."""
+    chunk = bytes(64 * 1024)
+    with path.open("wb", buffering=0) as handle:
+        while True:
+            try:
+                handle.write(chunk)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                if len(chunk) == 1:
+                    return
+                chunk = chunk[: len(chunk) // 2]
+
+
+def test_a_full_disk_stops_at_once_saying_to_free_space(tiny_model, full_disk_home):
+    result = train(tiny_model, full_disk_home)
+    assert not result.success
+    assert "disk holding FORGE_HOME is full" in failure_of(result)
+    event = next(e for e in result.all_events if e.is_step_failure)
+    attempts = event.step_failure_data.user_failure_data.metadata["attempts"].value
+    assert attempts.count("disk_full") == 1

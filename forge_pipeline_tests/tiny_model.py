@@ -45,7 +45,7 @@ def train_tokenizer(texts: list[str], vocab_size: int = 800):
     return fast
 
 
-def build_tiny_model(target: Path, texts: list[str]) -> Path:
+def build_tiny_model(target: Path, texts: list[str], intermediate_size: int = 128) -> Path:
     """Save a randomly initialised 2-layer Llama and its tokenizer as a Hugging Face folder."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -55,7 +55,7 @@ def build_tiny_model(target: Path, texts: list[str]) -> Path:
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,
-        intermediate_size=128,
+        intermediate_size=intermediate_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

@@ -68,6 +68,7 @@ class Training(_Section):
     lora_alpha: int = 32
     max_length: int | Auto = "auto"
     threads: int = 0
+    memory_limit_mb: int = Field(0, ge=0)
     seed: int = 42
     checkpoint_every: int = 10
     early_stopping_patience: int = 3

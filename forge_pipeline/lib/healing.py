@@ -31,6 +31,9 @@ PATTERNS = [
 ]
 # Exit statuses that mean the kernel killed the process: on a trainer, the OOM killer.
 KILLED = {-9, 137}
+# The trainer's status when a disk filled up (errno ENOSPC): on a full disk it may not be able
+# to write its failure tail, so the status alone must say it.
+DISK_FULL_EXIT = 28
 
 ADVICE = {
     "gated_model": "The base model is gated on Hugging Face: run `huggingface-cli login`, accept "
@@ -60,6 +63,8 @@ def classify(exit_code: int | None, output_tail: str) -> str:
             return name
     if exit_code in KILLED:
         return "out_of_memory"
+    if exit_code == DISK_FULL_EXIT:
+        return "disk_full"
     return "unknown"
 
 

@@ -6,6 +6,7 @@ the config from the Pipes extras; progress and figures stream back to the run.
 """
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -17,11 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from forge_pipeline.lib.healing import DISK_FULL_EXIT
+from forge_pipeline.training.backend import LORA_TARGETS, choose_backend, load_unsloth, padding_free
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 FAILURE_TAIL_CHARS = 4000
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @dataclass
@@ -41,6 +44,7 @@ class TrainConfig:
     max_length: int = 256  # tokens per example; longer ones are truncated
     precision: str = "fp32"  # fp32 | fp16 | bf16, chosen by the caller from the hardware
     threads: int = 0  # torch CPU threads; 0 = all cores
+    memory_limit_mb: int = 0  # the process's cap on its data memory (Linux); 0 = none
     seed: int = 42
     checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
     checkpoint_every: int = 10
@@ -55,7 +59,13 @@ Reporter = Callable[[dict[str, Any]], None]
 
 def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, Any]:
     """Evaluate the base, train the adapter, evaluate again; return the figures."""
+    cap_memory(cfg.memory_limit_mb)
     import torch
+
+    use_cuda = torch.cuda.is_available()
+    backend = choose_backend(use_cuda)
+    if backend == "unsloth":
+        import unsloth  # noqa: F401  (it patches transformers and TRL, so it comes first)
     from datasets import load_dataset
     from peft import LoraConfig
     from transformers import (
@@ -76,23 +86,37 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         raise FileNotFoundError(f"{local} holds no config.json: not a Hugging Face model folder")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    use_cuda = torch.cuda.is_available()
-    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+    packed = padding_free(use_cuda)
+    half = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    if backend == "unsloth":
+        dtype = half if cfg.precision in ("bf16", "fp16") else torch.float32
+        model, tokenizer = load_unsloth(cfg, dtype)
+        peft_config = None  # the model comes wrapped in its adapter
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+        quantization = None
+        if cfg.load_in_4bit:
+            from transformers import BitsAndBytesConfig
+
+            quantization = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=half
+            )
+        model = AutoModelForCausalLM.from_pretrained(
+            cfg.base_model,
+            # fp16 trains with fp32 master weights: AMP cannot unscale fp16 gradients.
+            dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32,
+            quantization_config=quantization,
+            **({"attn_implementation": "flash_attention_2"} if packed else {}),
+        )
+        peft_config = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=0.0,  # dropout on every projection's input cost ~20% of a CPU step
+            target_modules=LORA_TARGETS,
+            task_type="CAUSAL_LM",
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
-    quantization = None
-    if cfg.load_in_4bit:
-        from transformers import BitsAndBytesConfig
-
-        quantization = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float16,
-        )
-    model = AutoModelForCausalLM.from_pretrained(
-        cfg.base_model, dtype=dtype, quantization_config=quantization
-    )
     data = load_dataset("json", data_files={"train": cfg.train_file, "val": cfg.val_file})
     data = data.select_columns(["messages"])
 
@@ -143,7 +167,10 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         # ~20x slower: precision comes from the hardware, never from library defaults.
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        # Unsloth checkpoints in its own way, set on the model.
+        gradient_checkpointing=cfg.gradient_checkpointing and backend == "peft",
+        packing=packed,
+        packing_strategy="bfd",
         use_cpu=not use_cuda,
         logging_steps=1,
         # The default filter logs a NaN step as loss 0.0; Forge must see it to heal it.
@@ -171,13 +198,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         train_dataset=data["train"],
         eval_dataset=data["val"],
         processing_class=tokenizer,
-        peft_config=LoraConfig(
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=0.0,  # dropout on every projection's input cost ~20% of a CPU step
-            target_modules=LORA_TARGETS,
-            task_type="CAUSAL_LM",
-        ),
+        peft_config=peft_config,
         callbacks=[Progress()]
         + (
             [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
@@ -221,7 +242,11 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         "tokens_per_s": round(tokens_now / train_seconds, 1),
         "resumed_from_step": _step_of(resume),
         "precision": cfg.precision,
+        "batch_size": cfg.batch_size,
+        "grad_accum": cfg.grad_accum,
         "device": "cuda" if use_cuda else "cpu",
+        "backend": backend,
+        "padding_free": packed,
         "threads": torch.get_num_threads(),
     }
     Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -255,6 +280,16 @@ def training_template(tokenizer: Any, messages: list[dict[str, str]]) -> str | N
     return CHATML_TRAINING_TEMPLATE if rendered == marked else None
 
 
+def cap_memory(limit_mb: int) -> None:
+    """Cap this process's data memory, so a plan too big fails as out of memory instead of
+    pushing the machine into swap or the kernel's OOM killer."""
+    if limit_mb > 0:
+        import resource
+
+        limit = limit_mb << 20
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
 def eval_interval(train_examples: int, cfg: TrainConfig) -> int:
     """Steps between evals and checkpoints: checkpoint_every, and at least one each epoch."""
     steps_per_epoch = math.ceil(train_examples / (cfg.batch_size * cfg.grad_accum))
@@ -282,8 +317,21 @@ def train_or_record_failure(cfg: TrainConfig, report: Reporter) -> dict[str, Any
         return train(cfg, report)
     except BaseException:
         if cfg.failure_file:
-            Path(cfg.failure_file).write_text(traceback.format_exc()[-FAILURE_TAIL_CHARS:])
+            try:
+                Path(cfg.failure_file).write_text(traceback.format_exc()[-FAILURE_TAIL_CHARS:])
+            except OSError:
+                pass  # a full disk: the exit status says so (exit_status)
         raise
+
+
+def exit_status(error: BaseException) -> int:
+    """The trainer's exit status for a failure: DISK_FULL_EXIT when a disk filled up, else 1."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DISK_FULL_EXIT
+        seen = seen.__cause__ or seen.__context__
+    return 1
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -332,13 +380,24 @@ def main() -> None:
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
     if DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ:
-        _run_under_pipes()
+        _exit_on_failure(_run_under_pipes)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
     cfg = TrainConfig(**json.loads(Path(parser.parse_args().config).read_text()))
-    metrics = train_or_record_failure(cfg, lambda event: print(json.dumps(event), flush=True))
+    metrics = _exit_on_failure(
+        lambda: train_or_record_failure(cfg, lambda event: print(json.dumps(event), flush=True))
+    )
     print(json.dumps(metrics, indent=2))
+
+
+def _exit_on_failure(run: Callable[[], Any]) -> Any:
+    """run(); on an error, print its traceback and exit with exit_status."""
+    try:
+        return run()
+    except Exception as exc:
+        traceback.print_exc()
+        raise SystemExit(exit_status(exc)) from None
 
 
 if __name__ == "__main__":

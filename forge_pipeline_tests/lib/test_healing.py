@@ -3,9 +3,18 @@
 Does not touch: Dagster, models (the real failures are in test_training_healing.py).
 """
 
+import errno
+
 import pytest
 
-from forge_pipeline.lib.healing import classify, failure_message, fix_for, within_bounds
+from forge_pipeline.lib.healing import (
+    DISK_FULL_EXIT,
+    classify,
+    failure_message,
+    fix_for,
+    within_bounds,
+)
+from forge_pipeline.training.train_lora import exit_status
 
 KNOBS = {
     "batch_size": 8,
@@ -40,11 +49,24 @@ KNOBS = {
         (1, "401 Client Error. Cannot access gated repo for url", "gated_model"),
         (1, "FloatingPointError: non-finite loss (nan) at step 3", "nan_loss"),
         (1, "OSError: [Errno 28] No space left on device", "disk_full"),
+        (28, "", "disk_full"),  # the trainer could not even write its failure tail
         (1, "ValueError: something new", "unknown"),
     ],
 )
 def test_classify(code, tail, failure):
     assert classify(code, tail) == failure
+
+
+def test_the_trainer_exits_28_when_a_disk_filled_up_however_deep_the_cause():
+    full = OSError(errno.ENOSPC, "No space left on device")
+    try:
+        try:
+            raise full
+        except OSError as exc:
+            raise RuntimeError("saving the checkpoint failed") from exc
+    except RuntimeError as wrapped:
+        assert exit_status(wrapped) == DISK_FULL_EXIT == 28
+    assert exit_status(ValueError("bad")) == 1
 
 
 def test_out_of_memory_fixes_in_order_until_none_is_left():

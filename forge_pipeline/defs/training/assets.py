@@ -94,6 +94,7 @@ def lora_adapter(
                 lora_r=settings.training.lora_r,
                 lora_alpha=settings.training.lora_alpha,
                 threads=settings.training.threads,
+                memory_limit_mb=settings.training.memory_limit_mb,
                 seed=settings.training.seed,
                 checkpoint_dir=str(checkpoints),
                 checkpoint_every=settings.training.checkpoint_every,
