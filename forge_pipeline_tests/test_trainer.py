@@ -1,5 +1,5 @@
-"""The trainer's chat template (loss on the answers only, served template unchanged), its
-evaluation interval and its choice of stack.
+"""The trainer's chat template (loss on the answers only, served template unchanged), its loss
+with the LM head on the answers alone, its evaluation interval and its choice of stack.
 
 Does not touch: Dagster.
 """
@@ -7,10 +7,12 @@ Does not touch: Dagster.
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer
+import torch
+from transformers import AutoTokenizer, Trainer
 
 from forge_pipeline.training import backend
 from forge_pipeline.training.backend import choose_backend, padding_free
+from forge_pipeline.training.plain_loss import PlainLossSFTTrainer
 from forge_pipeline.training.train_lora import (
     CHATML_TRAINING_TEMPLATE,
     TrainConfig,
@@ -69,3 +71,35 @@ def test_unsloth_and_padding_free_only_on_cuda_where_installed(
     monkeypatch.setattr(backend, "_installed", lambda module: module in installed)
     assert choose_backend(cuda) == stack
     assert padding_free(cuda) is packed
+
+
+def test_the_lm_head_on_answers_alone_gives_transformers_own_loss(tiny_model: Path, tmp_path):
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    longer = [*MESSAGES[:2], {"role": "assistant", "content": "Asking early is cheaper. " * 5}]
+    trainer = PlainLossSFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        args=SFTConfig(
+            output_dir=str(tmp_path),
+            per_device_train_batch_size=2,
+            assistant_only_loss=True,
+            use_cpu=True,
+            bf16=False,
+            report_to=[],
+        ),
+        train_dataset=Dataset.from_list([{"messages": MESSAGES}, {"messages": longer}]),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert (batch["attention_mask"] == 0).any()  # one example is padded
+    labelled = (batch["labels"][:, 1:] != -100).sum()
+    answers_only = trainer.compute_loss(trainer.model, batch, num_items_in_batch=labelled)
+    every_logit = Trainer.compute_loss(trainer, trainer.model, batch, num_items_in_batch=labelled)
+    torch.testing.assert_close(answers_only, every_logit)
+    assert 0 < trainer.labelled_tokens == int(labelled) < batch["attention_mask"].sum()

@@ -206,6 +206,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
             else []
         ),
     )
+    trainer.answer_logits_only = backend == "peft"
     trainer.remove_callback(PrinterCallback)  # progress goes through report() instead
     # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
     base_eval_loss = float(trainer.evaluate()["eval_loss"])
@@ -240,6 +241,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         "train_seconds": round(train_seconds, 1),
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "tokens_per_s": round(tokens_now / train_seconds, 1),
+        "labelled_tokens_trained": trainer.labelled_tokens,
         "resumed_from_step": _step_of(resume),
         "precision": cfg.precision,
         "batch_size": cfg.batch_size,
