@@ -72,23 +72,19 @@ def test_missing_model_path_stops_at_once_with_what_to_do(tiny_model, curated_ho
 
 @pytest.fixture(scope="module")
 def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny model with a 64x wider MLP: its activations make memory grow with the batch."""
-    return build_tiny_model(tmp_path_factory.mktemp("wide-model"), sample_texts(), 8192)
+    """The tiny model with a 128x wider MLP: its activations make memory grow with the batch."""
+    return build_tiny_model(tmp_path_factory.mktemp("wide-model"), sample_texts(), 16384)
 
 
-def test_a_real_memory_limit_is_healed_by_smaller_batches(wide_model, curated_home):
-    # Under a 1000 MB cap the wide model's batch of 8 runs out of memory for real (torch's
-    # allocator fails; it needs ~2 GB); halving the batch until it fits heals it.
-    result = train(
-        wide_model,
-        curated_home,
-        **{"training.memory_limit_mb": "1000", "training.max_length": "256"},
-    )
+def test_a_real_memory_limit_is_healed_by_a_smaller_batch(wide_model, curated_home):
+    # The wide model peaks at ~1.8 GB resident with batches of 8 and ~1.2 GB with 4: under a
+    # 1500 MB limit the first attempt is stopped for real and the halved batch fits.
+    limits = {"training.memory_limit_mb": "1500", "training.max_length": "256"}
+    result = train(wide_model, curated_home, **limits)
     assert result.success
     meta = metadata(result, "lora_adapter")
-    oom = meta["healed_failures"].count("out_of_memory")
-    assert oom >= 1 and meta["attempts"] == oom + 1
-    assert meta["batch_size"] == 8 >> oom and meta["grad_accum"] == 1 << oom
+    assert meta["attempts"] == 2 and meta["batch_size"] == 4 and meta["grad_accum"] == 2
+    assert "out_of_memory" in meta["healed_failures"]
 
 
 def test_huge_learning_rate_is_classified_lowered_and_then_reported(tiny_model, curated_home):

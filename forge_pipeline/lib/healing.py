@@ -29,8 +29,10 @@ PATTERNS = [
     ("bf16_unsupported", r"bf16|bfloat16"),
     ("nan_loss", r"non-finite loss|loss is nan|loss is inf|NaN loss"),
 ]
-# Exit statuses that mean the kernel killed the process: on a trainer, the OOM killer.
-KILLED = {-9, 137}
+# Exit statuses that mean the kernel killed the process: on a trainer, the OOM killer. The
+# trainer's own memory watch (training.memory_limit_mb) exits with the same status.
+OUT_OF_MEMORY_EXIT = 137
+KILLED = {-9, OUT_OF_MEMORY_EXIT}
 # The trainer's status when a disk filled up (errno ENOSPC): on a full disk it may not be able
 # to write its failure tail, so the status alone must say it.
 DISK_FULL_EXIT = 28

@@ -11,6 +11,8 @@ import json
 import math
 import os
 import shutil
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -18,13 +20,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from forge_pipeline.lib.healing import DISK_FULL_EXIT
+from forge_pipeline.lib.healing import DISK_FULL_EXIT, OUT_OF_MEMORY_EXIT
 from forge_pipeline.training.backend import LORA_TARGETS, choose_backend, load_unsloth, padding_free
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 FAILURE_TAIL_CHARS = 4000
+MEMORY_POLL_S = 0.01
 
 
 @dataclass
@@ -44,7 +47,7 @@ class TrainConfig:
     max_length: int = 256  # tokens per example; longer ones are truncated
     precision: str = "fp32"  # fp32 | fp16 | bf16, chosen by the caller from the hardware
     threads: int = 0  # torch CPU threads; 0 = all cores
-    memory_limit_mb: int = 0  # the process's cap on its data memory (Linux); 0 = none
+    memory_limit_mb: int = 0  # stop as out of memory past this resident size (Linux); 0 = none
     seed: int = 42
     checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
     checkpoint_every: int = 10
@@ -59,7 +62,7 @@ Reporter = Callable[[dict[str, Any]], None]
 
 def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, Any]:
     """Evaluate the base, train the adapter, evaluate again; return the figures."""
-    cap_memory(cfg.memory_limit_mb)
+    watch_memory(cfg.memory_limit_mb, cfg.failure_file)
     import torch
 
     use_cuda = torch.cuda.is_available()
@@ -282,14 +285,27 @@ def training_template(tokenizer: Any, messages: list[dict[str, str]]) -> str | N
     return CHATML_TRAINING_TEMPLATE if rendered == marked else None
 
 
-def cap_memory(limit_mb: int) -> None:
-    """Cap this process's data memory, so a plan too big fails as out of memory instead of
-    pushing the machine into swap or the kernel's OOM killer."""
-    if limit_mb > 0:
-        import resource
+def watch_memory(limit_mb: int, failure_file: str) -> None:
+    """Stop the trainer, as the kernel's OOM killer would, once its resident memory passes
+    limit_mb, so a plan too big for the machine is healed instead of pushing it into swap."""
+    statm = Path("/proc/self/statm")
+    if limit_mb <= 0 or not statm.exists():  # resident memory is read from Linux's /proc
+        return
+    page = os.sysconf("SC_PAGE_SIZE")
 
-        limit = limit_mb << 20
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    def watch() -> None:
+        while (resident_mb := int(statm.read_text().split()[1]) * page >> 20) <= limit_mb:
+            time.sleep(MEMORY_POLL_S)
+        message = (
+            f"MemoryLimitExceeded: out of memory: the trainer's resident memory reached "
+            f"{resident_mb} MB, over training.memory_limit_mb ({limit_mb} MB)"
+        )
+        print(message, file=sys.stderr, flush=True)
+        if failure_file:
+            Path(failure_file).write_text(message)
+        os._exit(OUT_OF_MEMORY_EXIT)
+
+    threading.Thread(target=watch, name="memory-limit", daemon=True).start()
 
 
 def eval_interval(train_examples: int, cfg: TrainConfig) -> int:
