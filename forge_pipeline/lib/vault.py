@@ -28,7 +28,13 @@ _FENCED_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _URL = re.compile(r"\bhttps?://\S+")
 _TAG_CANDIDATE = re.compile(r"#([A-Za-z][\w\-/]*)")
-_DATE_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# Daily-note dates: 2026-01-05, 2026_01_05, 2026.01.05 or 20260105 in a name; 2026/01/05 as folders.
+_DATE_IN_NAME = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)([-_.]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?!\d)"
+)
+_DATE_IN_FOLDERS = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)()/(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])(?!\d)"
+)
 _H1 = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
 _FM_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:[ \t]+(.*?))?[ \t]*")
 _FM_ITEM = re.compile(r"[ \t]*-[ \t]+(.*?)[ \t]*")
@@ -331,15 +337,16 @@ def _note_date(meta: dict[str, Any], rel: str) -> str | None:
             return value.isoformat()[:10]
         if isinstance(value, str) and (found := _valid_date(value)):
             return found
-    return _valid_date(Path(rel).name)
+    return _valid_date(Path(rel).name) or _valid_date(rel, _DATE_IN_FOLDERS)
 
 
-def _valid_date(text: str) -> str | None:
-    match = _DATE_IN_NAME.search(text)
+def _valid_date(text: str, pattern: re.Pattern[str] = _DATE_IN_NAME) -> str | None:
+    match = pattern.search(text)
     if not match:
         return None
+    year, _, month, day = match.groups()
     try:
-        return dt.date(*map(int, match.groups())).isoformat()
+        return dt.date(int(year), int(month), int(day)).isoformat()
     except ValueError:
         return None
 

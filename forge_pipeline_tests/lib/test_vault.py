@@ -138,6 +138,24 @@ def test_parse_note(text, tags, date, title):
     assert (note.tags, note.date, note.title) == (tags, date, title)
 
 
+@pytest.mark.parametrize(
+    ("path", "date"),
+    [
+        ("Daily/2026-03-04.md", "2026-03-04"),
+        ("Daily/2026_03_04.md", "2026-03-04"),
+        ("Daily/2026.03.04 Wednesday.md", "2026-03-04"),
+        ("Daily/20260304.md", "2026-03-04"),
+        ("Journal/2026/03/04.md", "2026-03-04"),
+        ("Journal/2026/03/Standup.md", None),
+        ("Daily/2026-0304.md", None),  # mixed separators
+        ("Ideas/1234567890.md", None),
+        ("Daily/2026-02-30.md", None),
+    ],
+)
+def test_dates_from_daily_note_names_and_folders(path, date):
+    assert parse_note("no date in the text", path).date == date
+
+
 def test_inline_tags_skip_code_blocks_and_keep_nested():
     body = "```\n#not\n```\nI did #area/sub and #reflection"
     assert inline_tags(body) == ["area/sub", "reflection"]
