@@ -105,7 +105,7 @@ def full_disk_home(curated_home: Path, tmp_path: Path):
         pytest.skip("mounting a small tmpfs needs root")
     disk = tmp_path / "small-disk"
     disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], check=True)
     try:
         home = disk / "home"
         shutil.copytree(curated_home, home)
