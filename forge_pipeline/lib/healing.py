@@ -99,6 +99,14 @@ def _nan_loss(knobs: Knobs) -> tuple[Knobs, str] | None:
     return {"learning_rate": knobs["learning_rate"] / 10}, "divided the learning rate by 10"
 
 
+# What is left to the user once a class's bounded fixes are used up.
+BY_HAND = {
+    "out_of_memory": "lower training.batch_size or max_length by hand, or raise "
+    "training.memory_limit_mb if it is set",
+    "bf16_unsupported": "set training.precision to fp32",
+    "nan_loss": "lower training.learning_rate by hand",
+}
+
 FIXES: dict[str, Callable[[Knobs], tuple[Knobs, str] | None]] = {
     "out_of_memory": _out_of_memory,
     "bf16_unsupported": _bf16_unsupported,
@@ -159,10 +167,11 @@ def failure_message(failure: str, attempts: int, tail: str) -> str:
     if failure in ADVICE and failure != "unknown":
         return ADVICE[failure]
     if failure in FIXES:
+        last = next((line for line in reversed(tail.splitlines()) if line.strip()), "")
         return (
             f"Training kept failing with {failure.replace('_', ' ')} after {attempts} attempts "
-            "and every bounded fix was tried; lower training.batch_size / max_length or "
-            "learning_rate by hand."
+            f"and every bounded fix was tried; {BY_HAND[failure]}."
+            + (f" Last error: {last.strip()}" if last else "")
         )
     return f"{ADVICE['unknown']}\n\n{tail}"
 

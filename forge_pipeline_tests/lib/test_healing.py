@@ -104,4 +104,6 @@ def test_messages_say_what_to_do():
     assert "huggingface-cli login" in failure_message("gated_model", 1, "")
     assert "base_model in forge.yaml" in failure_message("model_not_found", 1, "")
     assert "after 4 attempts" in failure_message("nan_loss", 4, "")
+    exhausted = failure_message("out_of_memory", 4, "Traceback ...\nMemoryLimitExceeded: 1600 MB\n")
+    assert exhausted.endswith("Last error: MemoryLimitExceeded: 1600 MB")
     assert failure_message("unknown", 1, "THE TAIL").endswith("THE TAIL")
