@@ -30,10 +30,11 @@ _URL = re.compile(r"\bhttps?://\S+")
 _TAG_CANDIDATE = re.compile(r"#([A-Za-z][\w\-/]*)")
 # Daily-note dates: 2026-01-05, 2026_01_05, 2026.01.05 or 20260105 in a name; 2026/01/05 as folders.
 _DATE_IN_NAME = re.compile(
-    r"(?<!\d)((?:19|20)\d\d)([-_.]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?!\d)"
+    r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<sep>[-_.]?)(?P<m>0[1-9]|1[0-2])(?P=sep)"
+    r"(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
 )
 _DATE_IN_FOLDERS = re.compile(
-    r"(?<!\d)((?:19|20)\d\d)()/(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])(?!\d)"
+    r"(?<!\d)(?P<y>(?:19|20)\d\d)/(?P<m>0[1-9]|1[0-2])/(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
 )
 _H1 = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
 _FM_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:[ \t]+(.*?))?[ \t]*")
@@ -344,9 +345,8 @@ def _valid_date(text: str, pattern: re.Pattern[str] = _DATE_IN_NAME) -> str | No
     match = pattern.search(text)
     if not match:
         return None
-    year, _, month, day = match.groups()
     try:
-        return dt.date(int(year), int(month), int(day)).isoformat()
+        return dt.date(*(int(match.group(part)) for part in "ymd")).isoformat()
     except ValueError:
         return None
 

@@ -62,7 +62,6 @@ Reporter = Callable[[dict[str, Any]], None]
 
 def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, Any]:
     """Evaluate the base, train the adapter, evaluate again; return the figures."""
-    watch_memory(cfg.memory_limit_mb, cfg.failure_file)
     import torch
 
     use_cuda = torch.cuda.is_available()
@@ -330,7 +329,10 @@ def _injected_failure(cfg: TrainConfig) -> None:
 
 
 def train_or_record_failure(cfg: TrainConfig, report: Reporter) -> dict[str, Any]:
-    """train(), writing the traceback's tail to cfg.failure_file when it fails."""
+    """train() in this process, under its memory limit, writing the traceback's tail to
+    cfg.failure_file when it fails."""
+    # Here, not in train(): the watch ends the whole process, so only the trainer's own may.
+    watch_memory(cfg.memory_limit_mb, cfg.failure_file)
     try:
         return train(cfg, report)
     except BaseException:
