@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from forge_pipeline.lib.artifacts import atomic_file
 from forge_pipeline.lib.config import Extraction
-from forge_pipeline.lib.notes_store import notes_from_table, read_table
+from forge_pipeline.lib.notes_store import (
+    notes_from_table,
+    read_arrow,
+    read_table,
+    union_sorted,
+    write_arrow,
+)
 from forge_pipeline.lib.reflections import QUESTIONS, examples_from_note
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
@@ -54,9 +58,9 @@ def extract_all(
         notes = read_table(notes_path)
         rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
         fresh = _extract(notes, rows.to_pylist(), rules, system_prompt)
-    reused = cache.take(joined.filter(pc.invert(missing))["row"])
-    table = pa.concat_tables([reused, fresh]).sort_by("path")
-    if todo.num_rows or reused.num_rows != cache.num_rows:  # unchanged: keep the file as it is
+    reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
+    table = union_sorted(cache, reused, fresh)
+    if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
         _write_cache(cache_path, key, table)
     return ExtractionRun(
         lines=pc.list_flatten(table["examples"]).to_pylist(),
@@ -102,7 +106,7 @@ def _extract_chunk(table: pa.Table, rules: Extraction, system_prompt: str) -> pa
 def _read_cache(path: Path, key: str) -> pa.Table:
     """The cached examples per note, if written under the same rules; else an empty table."""
     try:
-        table = pq.read_table(path, memory_map=True)
+        table = read_arrow(path)
     except (OSError, pa.ArrowInvalid):
         return CACHE_SCHEMA.empty_table()  # no cache yet, or a broken one: extract everything
     if (table.schema.metadata or {}).get(b"forge_rules_key") != key.encode():
@@ -111,6 +115,4 @@ def _read_cache(path: Path, key: str) -> pa.Table:
 
 
 def _write_cache(path: Path, key: str, table: pa.Table) -> None:
-    table = table.replace_schema_metadata({"forge_rules_key": key})
-    with atomic_file(path) as tmp:
-        pq.write_table(table, tmp)
+    write_arrow(path, table.replace_schema_metadata({"forge_rules_key": key}))

@@ -12,9 +12,9 @@ class Layout:
 
     def __init__(self, settings: Settings):
         root = settings.artifacts_dir
-        self.notes = root / "vault_notes" / "notes.parquet"
+        self.notes = root / "vault_notes" / "notes.arrow"
         self.examples = root / "reflection_examples" / "examples.jsonl"
-        self.extraction_cache = root / "reflection_examples" / "by_note.parquet"
+        self.extraction_cache = root / "reflection_examples" / "by_note.arrow"
         self.gemini_questions = root / "reflection_examples" / "gemini_questions.json"
         self.dataset_examples = root / "dataset_examples" / "examples.jsonl"
         self.train = root / "curated_dataset" / "train.jsonl"

@@ -10,6 +10,7 @@ import pytest
 from forge_pipeline.lib import extraction, vault
 from forge_pipeline.lib.config import Extraction, Parsing
 from forge_pipeline.lib.extraction import extract_all
+from forge_pipeline.lib.notes_store import NotesTableError
 from forge_pipeline.lib.synthetic_vault import generate
 from forge_pipeline.lib.vault import refresh_notes
 
@@ -19,13 +20,13 @@ def synthetic(tmp_path: Path) -> tuple[Path, Path]:
     """A 300-note synthetic vault and its notes table."""
     root = tmp_path / "vault"
     generate(root, 300)
-    refresh_notes(root, Parsing(), tmp_path / "notes.parquet")
+    refresh_notes(root, Parsing(), tmp_path / "notes.arrow")
     return root, tmp_path
 
 
 def test_unchanged_notes_come_from_the_cache(synthetic):
     root, work = synthetic
-    notes, cache = work / "notes.parquet", work / "cache.parquet"
+    notes, cache = work / "notes.arrow", work / "cache.arrow"
     first = extract_all(notes, cache, Extraction(), "sys")
     assert first.notes_extracted == 301 and first.lines  # one broken-frontmatter note too
     again = extract_all(notes, cache, Extraction(), "sys")
@@ -44,11 +45,27 @@ def test_unchanged_notes_come_from_the_cache(synthetic):
 def test_worker_processes_give_the_same_notes_and_examples(synthetic, monkeypatch):
     root, work = synthetic
     serial_scan = vault.scan_vault(root)
-    serial = extract_all(work / "notes.parquet", work / "serial.parquet", Extraction(), "sys")
+    serial = extract_all(work / "notes.arrow", work / "serial.arrow", Extraction(), "sys")
     monkeypatch.setattr(vault, "PARALLEL_MIN_FILES", 10)
     monkeypatch.setattr(extraction, "PARALLEL_MIN_NOTES", 10)
     parallel_scan = vault.scan_vault(root)
     assert parallel_scan.table.equals(serial_scan.table)
     assert parallel_scan.skipped == serial_scan.skipped
-    parallel = extract_all(work / "notes.parquet", work / "parallel.parquet", Extraction(), "sys")
+    parallel = extract_all(work / "notes.arrow", work / "parallel.arrow", Extraction(), "sys")
     assert parallel.lines == serial.lines
+
+
+def test_a_corrupt_cache_or_notes_table_is_rebuilt_or_named(synthetic):
+    root, work = synthetic
+    notes, cache = work / "notes.arrow", work / "cache.arrow"
+    first = extract_all(notes, cache, Extraction(), "sys")
+    cache.write_bytes(b"not an arrow file")
+    again = extract_all(notes, cache, Extraction(), "sys")
+    assert again.notes_extracted == 301 and again.lines == first.lines
+
+    notes.write_bytes(b"not an arrow file")
+    with pytest.raises(NotesTableError, match="re-materialize vault_notes"):
+        extract_all(notes, cache, Extraction(), "sys")
+    scan = refresh_notes(root, Parsing(), notes)  # an unreadable table: every note read again
+    assert scan.table.num_rows == 301 and not scan.reused
+    assert extract_all(notes, cache, Extraction(), "sys").lines == first.lines

@@ -1,4 +1,4 @@
-"""vault_notes: every Markdown note of the vault, parsed into Parquet (incrementally)."""
+"""vault_notes: every Markdown note of the vault, parsed into an Arrow file (incrementally)."""
 
 from collections import Counter
 
@@ -11,7 +11,7 @@ from forge_pipeline.lib.tables import markdown_table
 from forge_pipeline.lib.vault import refresh_notes
 
 
-@dg.asset(group_name="vault", kinds={"markdown", "parquet"})
+@dg.asset(group_name="vault", kinds={"markdown", "arrow"})
 def vault_notes(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
     """Every note of the vault (read-only) with frontmatter, tags, date, title and body."""
     settings = forge.settings()
