@@ -5,6 +5,7 @@ Does not touch: training and later stages.
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -56,3 +57,15 @@ def test_undated_notes_stay_undated_in_the_examples(forge_env: Path):
     assert "NaN" not in text and " on nan" not in text
     undated = [e for e in examples if e["date"] is None]
     assert undated and all(isinstance(e["date"], str) for e in examples if e not in undated)
+
+
+def test_example_counts_match_the_written_file(forge_env: Path):
+    result = run({})
+    text = (forge_env / "artifacts" / "reflection_examples" / "examples.jsonl").read_text()
+    examples = [json.loads(line) for line in text.splitlines()]
+    counted = metadata(result, "reflection_examples")
+    assert counted["examples"] == len(examples) > 0
+    assert counted["notes_with_reflections"] == len({e["source_file"] for e in examples})
+    kinds = Counter(e["kind"] for e in examples)
+    rows = counted["by_kind"].splitlines()[2:]  # below the header and its rule
+    assert {r.split("|")[1].strip(): int(r.split("|")[2]) for r in rows} == kinds

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,12 @@ from forge_pipeline.lib.reflections import QUESTIONS, examples_from_note
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 CACHE_SCHEMA = pa.schema(
-    [("path", pa.string()), ("sha256", pa.string()), ("examples", pa.list_(pa.string()))]
+    [
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("examples", pa.list_(pa.string())),
+        ("kinds", pa.list_(pa.string())),  # each example's kind, so counting parses no JSON
+    ]
 )
 # Below this many notes to extract, starting worker processes costs more than it saves.
 PARALLEL_MIN_NOTES = 4000
@@ -28,11 +34,13 @@ PARALLEL_MIN_NOTES = 4000
 
 @dataclass
 class ExtractionRun:
-    """Every example as a JSON line (in note order), and how many notes were read this time."""
+    """Every example as a JSON line (in note order), their kinds, and what was read this time."""
 
     lines: list[str]
     notes_extracted: int
     notes_reused: int
+    kinds: Counter[str]
+    notes_with_examples: int
 
 
 def extract_all(
@@ -62,10 +70,13 @@ def extract_all(
     table = union_sorted(cache, reused, fresh)
     if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
         _write_cache(cache_path, key, table)
+    examples = table["examples"]
     return ExtractionRun(
-        lines=pc.list_flatten(table["examples"]).to_pylist(),
+        lines=pc.list_flatten(examples).to_pylist(),
         notes_extracted=todo.num_rows,
         notes_reused=index.num_rows - todo.num_rows,
+        kinds=_kind_counts(table),
+        notes_with_examples=pc.sum(pc.greater(pc.list_value_length(examples), 0)).as_py() or 0,
     )
 
 
@@ -91,16 +102,23 @@ def _extract(
 
 def _extract_chunk(table: pa.Table, rules: Extraction, system_prompt: str) -> pa.Table:
     notes = notes_from_table(table)
-    examples = [
-        [
-            json.dumps(example, ensure_ascii=False)
-            for example in examples_from_note(note, rules, system_prompt)
-        ]
-        for note in notes
-    ]
+    found = [examples_from_note(note, rules, system_prompt) for note in notes]
     return pa.table(
-        [[n.path for n in notes], [n.sha256 for n in notes], examples], schema=CACHE_SCHEMA
+        [
+            [n.path for n in notes],
+            [n.sha256 for n in notes],
+            [[json.dumps(e, ensure_ascii=False) for e in examples] for examples in found],
+            [[e["kind"] for e in examples] for examples in found],
+        ],
+        schema=CACHE_SCHEMA,
     )
+
+
+def _kind_counts(table: pa.Table) -> Counter[str]:
+    """Examples per kind, counted in Arrow."""
+    counts = pc.value_counts(pc.list_flatten(table["kinds"]))
+    kinds, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+    return Counter(dict(zip(kinds, numbers, strict=True)))
 
 
 def _read_cache(path: Path, key: str) -> pa.Table:
@@ -109,9 +127,10 @@ def _read_cache(path: Path, key: str) -> pa.Table:
         table = read_arrow(path)
     except (OSError, pa.ArrowInvalid):
         return CACHE_SCHEMA.empty_table()  # no cache yet, or a broken one: extract everything
-    if (table.schema.metadata or {}).get(b"forge_rules_key") != key.encode():
+    table, written_key = table.replace_schema_metadata(None), table.schema.metadata or {}
+    if written_key.get(b"forge_rules_key") != key.encode() or table.schema != CACHE_SCHEMA:
         return CACHE_SCHEMA.empty_table()
-    return table.replace_schema_metadata(None)
+    return table
 
 
 def _write_cache(path: Path, key: str, table: pa.Table) -> None:

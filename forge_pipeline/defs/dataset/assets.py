@@ -1,7 +1,6 @@
 """reflection_examples and curated_dataset: from parsed notes to train/val chat JSONL."""
 
 import json
-from collections import Counter
 from typing import Any
 
 import dagster as dg
@@ -44,10 +43,10 @@ def reflection_examples(
         settings.extraction,
         settings.system_prompt,
     )
-    examples = [json.loads(line) for line in run.lines]
     client, reason = gemini.client(settings.gemini, sends_notes=True)
     questions: dict[str, Any] = {}
     if client:
+        examples = [json.loads(line) for line in run.lines]
         asked = with_gemini_questions(
             examples, client, layout.gemini_questions, settings.gemini.max_questions_per_run
         )
@@ -61,17 +60,17 @@ def reflection_examples(
         write_jsonl(layout.examples, examples)
     else:
         write_lines(layout.examples, run.lines)
-    kinds = Counter(e["kind"] for e in examples)
+        examples = [json.loads(line) for line in run.lines[:5]]  # only the preview needs dicts
     sha = sha256_file(layout.examples)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.examples)),
-            "examples": len(examples),
-            "notes_with_reflections": len({e["source_file"] for e in examples}),
+            "examples": len(run.lines),
+            "notes_with_reflections": run.notes_with_examples,
             "notes_extracted_this_run": run.notes_extracted,
             "notes_reused": run.notes_reused,
             "by_kind": dg.MetadataValue.md(
-                markdown_table(["kind", "examples"], kinds.most_common())
+                markdown_table(["kind", "examples"], run.kinds.most_common())
             ),
             "preview": dg.MetadataValue.md(
                 markdown_table(

@@ -17,8 +17,8 @@ def vault_notes(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.M
     settings = forge.settings()
     target = Layout(settings).notes
     scan = refresh_notes(settings.vault, settings.parsing, target)
-    for skipped in scan.skipped:
-        context.log.debug(f"Skipped {skipped.path}: {skipped.reason}")
+    if scan.skipped:  # one line, not one event per file: each run would store them all again
+        context.log.info(f"Skipped {len(scan.skipped)} files; skipped_files lists each and why.")
     table = read_table(target, ["path", "date", "sha256", "problem"])
     problems = [
         (path, problem)
