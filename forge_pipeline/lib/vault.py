@@ -19,7 +19,7 @@ from forge_pipeline.lib.notes_store import (
     notes_from_table,
     notes_table,
     read_stamps,
-    write_notes,
+    write_arrow,
 )
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
@@ -115,7 +115,7 @@ def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     previous = read_stamps(target)
     scan = scan_vault(vault, rules, previous)
     if scan.table.num_rows or len(scan.reused) != len(previous):
-        write_notes(target, merged_table(target if previous else None, scan.reused, scan.table))
+        write_arrow(target, merged_table(target if previous else None, scan.reused, scan.table))
     return scan
 
 
