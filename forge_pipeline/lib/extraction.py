@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from forge_pipeline.lib import example_id, reflections, vault
 from forge_pipeline.lib.config import Extraction
 from forge_pipeline.lib.notes_store import (
     notes_from_table,
@@ -18,6 +19,7 @@ from forge_pipeline.lib.notes_store import (
     write_arrow,
 )
 from forge_pipeline.lib.reflections import QUESTIONS, examples_from_note
+from forge_pipeline.lib.source_key import source_key
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 CACHE_SCHEMA = pa.schema(
@@ -81,9 +83,10 @@ def extract_all(
 
 
 def rules_key(rules: Extraction, system_prompt: str) -> str:
-    """Changes when anything that shapes an example does, so the cache is then ignored."""
+    """Changes when anything that shapes an example does (rules, prompt, templates, the code)."""
     text = json.dumps([rules.model_dump(), system_prompt, QUESTIONS], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    code = source_key(reflections.__file__, example_id.__file__, vault.__file__)
+    return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
 
 def _extract(

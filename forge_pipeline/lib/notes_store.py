@@ -25,6 +25,8 @@ SCHEMA = pa.schema(
     ]
 )
 
+PARSER_KEY = "forge_parser"  # schema metadata: which parsing code wrote the table
+
 
 class NotesTableError(ValueError):
     """The notes table is missing or was written by another version of Forge."""
@@ -93,12 +95,14 @@ def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
     return table
 
 
-def read_stamps(path: Path) -> dict[str, tuple[int, int]]:
-    """Path -> (size, mtime_ns) of every note in the table; empty when there is no usable table."""
+def read_stamps(path: Path, parser: str) -> dict[str, tuple[int, int]]:
+    """Path -> (size, mtime_ns) of each note in the table, if this parser wrote it; else empty."""
     try:
         table = read_table(path, ["path", "size", "mtime_ns"])
     except NotesTableError:
         return {}  # no previous table, or an unreadable one: a full read costs only time
+    if (table.schema.metadata or {}).get(PARSER_KEY.encode()) != parser.encode():
+        return {}
     stamps = zip(table["size"].to_pylist(), table["mtime_ns"].to_pylist(), strict=True)
     return dict(zip(table["path"].to_pylist(), stamps, strict=True))
 

@@ -22,6 +22,8 @@ _COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.DOTALL)
 _CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.*?\S)?)\1")
 _DATAVIEW = re.compile(r"^\s*[\w-]+::.*$", re.MULTILINE)
+# Inline fields within a sentence: [key:: value] is an annotation; (key:: value) reads as value.
+_DATAVIEW_INLINE = re.compile(r"\[[\w -]+::[^\]]*\]|\([\w -]+::\s*([^)]*)\)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 _MARKUP = str.maketrans("", "", "*_=~")
 
@@ -108,7 +110,7 @@ def plain_text(markdown: str) -> str:
     if "](" in text:
         text = _MD_LINK.sub(r"\1", text)
     if "::" in text:
-        text = _DATAVIEW.sub(" ", text)
+        text = _DATAVIEW.sub(" ", _DATAVIEW_INLINE.sub(lambda m: m.group(1) or " ", text))
     text = _BULLET.sub("", _CHECKBOX.sub("", text))
     if ">" in text:
         text = _QUOTE.sub("", text)

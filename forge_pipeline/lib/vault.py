@@ -15,18 +15,21 @@ import yaml
 from forge_pipeline.lib.config import Parsing
 from forge_pipeline.lib.note import Note, Skipped, Stamp
 from forge_pipeline.lib.notes_store import (
+    PARSER_KEY,
     merged_table,
     notes_from_table,
     notes_table,
     read_stamps,
     write_arrow,
 )
+from forge_pipeline.lib.source_key import source_key
 from forge_pipeline.lib.workers import chunk_slices, map_in_workers, worth_workers
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FENCED_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _URL = re.compile(r"\bhttps?://\S+")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")  # a Markdown link's (target), anchors included
 _TAG_CANDIDATE = re.compile(r"#([A-Za-z][\w\-/]*)")
 # Daily-note dates: 2026-01-05, 2026_01_05, 2026.01.05 or 20260105 in a name; 2026/01/05 as folders.
 _DATE_IN_NAME = re.compile(
@@ -112,10 +115,12 @@ def vault_fingerprint(vault: Path, rules: Parsing) -> str:
 
 def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     """Scan the vault and rewrite the notes table at target, reading only what changed."""
-    previous = read_stamps(target)
+    parser = source_key(__file__)  # notes parsed by other code (an upgrade) are read again
+    previous = read_stamps(target, parser)
     scan = scan_vault(vault, rules, previous)
     if scan.table.num_rows or len(scan.reused) != len(previous):
-        write_arrow(target, merged_table(target if previous else None, scan.reused, scan.table))
+        table = merged_table(target if previous else None, scan.reused, scan.table)
+        write_arrow(target, table.replace_schema_metadata({PARSER_KEY: parser}))
     return scan
 
 
@@ -296,7 +301,7 @@ def _plain(value: str) -> bool:
 
 
 def inline_tags(body: str) -> list[str]:
-    """#tags in the text, outside code blocks, inline code and URLs."""
+    """#tags in the text, outside code blocks, inline code, URLs and link targets."""
     if "#" not in body:
         return []
     # Each pass only where its marker occurs: most notes have no code and no links.
@@ -304,6 +309,8 @@ def inline_tags(body: str) -> list[str]:
         body = _FENCED_CODE.sub(" ", body)
     if "`" in body:
         body = _INLINE_CODE.sub(" ", body)
+    if "](" in body:
+        body = _LINK_TARGET.sub("]", body)
     if "://" in body:
         body = _URL.sub(" ", body)
     return [m.group(1) for m in tag_matches(body)]

@@ -22,6 +22,8 @@ RULES = Extraction()
         ("> [!note] A callout\n> second line", "A callout second line"),
         ("**bold** and _it_ [link](http://x)", "bold and it link"),
         ("mood:: calm\nText", "Text"),
+        ("I felt fine [mood:: good] today.", "I felt fine today."),
+        ("I slept (hours:: 7) hours.", "I slept 7 hours."),
     ],
 )
 def test_plain_text(markdown, plain):

@@ -11,10 +11,13 @@ import pytest
 import yaml
 
 from forge_pipeline.lib.config import Parsing
+from forge_pipeline.lib.notes_store import PARSER_KEY, read_arrow, write_arrow
+from forge_pipeline.lib.source_key import source_key
 from forge_pipeline.lib.vault import (
     VaultError,
     inline_tags,
     parse_note,
+    refresh_notes,
     scan_vault,
     simple_frontmatter,
 )
@@ -161,6 +164,11 @@ def test_inline_tags_skip_code_blocks_and_keep_nested():
     assert inline_tags(body) == ["area/sub", "reflection"]
 
 
+def test_inline_tags_skip_link_anchors():
+    body = "[[Note#Heading]], [[#Local]], ![[img.png#x]], [part](#later), [doc](a.md#sec) #real"
+    assert inline_tags(body) == ["real"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -199,3 +207,23 @@ def test_aliases_as_list_or_string():
     listed = parse_note("---\naliases: [Maya, M]\n---\nbody", "People/Maya.md")
     spaced = parse_note("---\naliases: Maya Lind, M\n---\nbody", "People/Maya.md")
     assert listed.aliases == ["Maya", "M"] and spaced.aliases == ["Maya Lind", "M"]
+
+
+def test_notes_parsed_by_other_code_are_read_again(tmp_path: Path):
+    target = tmp_path / "notes.arrow"
+    first = refresh_notes(SAMPLE_VAULT, Parsing(), target)
+    again = refresh_notes(SAMPLE_VAULT, Parsing(), target)
+    assert again.table.num_rows == 0 and len(again.reused) == first.table.num_rows
+    older = read_arrow(target).replace_schema_metadata({PARSER_KEY: "an older parser"})
+    write_arrow(target, older)
+    upgraded = refresh_notes(SAMPLE_VAULT, Parsing(), target)
+    assert upgraded.table.num_rows == first.table.num_rows and not upgraded.reused
+
+
+def test_source_key_follows_the_code(tmp_path: Path):
+    code = tmp_path / "module.py"
+    code.write_text("A = 1\n")
+    before = source_key(code)
+    assert source_key(code) == before
+    code.write_text("A = 2\n")
+    assert source_key(code) != before
