@@ -27,6 +27,7 @@ from forge_pipeline.lib.config import Extraction, Parsing  # noqa: E402
 from forge_pipeline.lib.extraction import extract_all  # noqa: E402
 from forge_pipeline.lib.jsonl import write_lines  # noqa: E402
 from forge_pipeline.lib.synthetic_vault import generate  # noqa: E402
+from forge_pipeline.lib.templates import template_lines  # noqa: E402
 from forge_pipeline.lib.vault import refresh_notes  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "vault"
@@ -65,7 +66,8 @@ def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int]:
     """Seconds for what the two assets do; notes in the table and files accounted for."""
     started = time.perf_counter()
     scan = refresh_notes(vault, Parsing(), work / "notes.arrow")
-    run = extract_all(work / "notes.arrow", work / "cache.arrow", Extraction(), SYSTEM)
+    boilerplate = template_lines(vault, Extraction().templates_folder)
+    run = extract_all(work / "notes.arrow", work / "cache.arrow", Extraction(), SYSTEM, boilerplate)
     write_lines(work / "examples.jsonl", run.lines)
     seconds = time.perf_counter() - started
     notes = scan.table.num_rows + len(scan.reused)

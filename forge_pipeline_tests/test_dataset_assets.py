@@ -69,3 +69,11 @@ def test_example_counts_match_the_written_file(forge_env: Path):
     kinds = Counter(e["kind"] for e in examples)
     rows = counted["by_kind"].splitlines()[2:]  # below the header and its rule
     assert {r.split("|")[1].strip(): int(r.split("|")[2]) for r in rows} == kinds
+
+
+def test_the_daily_template_prompt_is_left_out(forge_env: Path):
+    result = run({})
+    text = (forge_env / "artifacts" / "reflection_examples" / "examples.jsonl").read_text()
+    assert metadata(result, "reflection_examples")["template_lines_left_out"] == 1
+    assert "What stayed with me today?" not in text  # Templates/Daily Template.md wrote it
+    assert "Shipping a small thing on Tuesday" in text  # the answer under it is kept

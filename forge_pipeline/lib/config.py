@@ -38,6 +38,7 @@ class Extraction(_Section):
         "in hindsight",
     ]
     section_headers: list[str] = ["reflections", "reflection", "learnings", "takeaways", "insights"]
+    templates_folder: str = "Templates"  # in the vault; lines its templates wrote are not kept
 
 
 class Datasets(_Section):

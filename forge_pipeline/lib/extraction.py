@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forge_pipeline.lib import example_id, reflections, vault
+from forge_pipeline.lib import example_id, reflections, templates, vault
 from forge_pipeline.lib.config import Extraction
 from forge_pipeline.lib.notes_store import (
     notes_from_table,
@@ -50,9 +50,13 @@ def extract_all(
     cache_path: Path,
     rules: Extraction,
     system_prompt: str,
+    boilerplate: frozenset[str] = frozenset(),
 ) -> ExtractionRun:
-    """Examples of every note; notes whose path and content are unchanged come from the cache."""
-    key = rules_key(rules, system_prompt)
+    """Examples of every note; notes whose path and content are unchanged come from the cache.
+
+    boilerplate: the lines of the vault's templates, left out of every reflection.
+    """
+    key = rules_key(rules, system_prompt, boilerplate)
     index = read_table(notes_path, ["path", "sha256"])
     cache = _read_cache(cache_path, key)
     # A hash join in Arrow (on the cache's row numbers: joins carry no list columns), so
@@ -67,7 +71,7 @@ def extract_all(
     if todo.num_rows:
         notes = read_table(notes_path)
         rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
-        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt)
+        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, boilerplate)
     reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
     table = union_sorted(cache, reused, fresh)
     if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
@@ -82,10 +86,11 @@ def extract_all(
     )
 
 
-def rules_key(rules: Extraction, system_prompt: str) -> str:
+def rules_key(rules: Extraction, system_prompt: str, boilerplate: frozenset[str]) -> str:
     """Changes when anything that shapes an example does (rules, prompt, templates, the code)."""
-    text = json.dumps([rules.model_dump(), system_prompt, QUESTIONS], sort_keys=True)
-    code = source_key(reflections.__file__, example_id.__file__, vault.__file__)
+    shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate)]
+    text = json.dumps(shaping, sort_keys=True)
+    code = source_key(*(m.__file__ for m in (reflections, templates, example_id, vault)))
     return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
 
@@ -94,18 +99,22 @@ def _extract(
     rows: list[int],
     rules: Extraction,
     system_prompt: str,
+    boilerplate: frozenset[str],
 ) -> pa.Table:
     """Examples of the given rows of the notes table, in worker processes when there are many."""
+    shared = (rules, system_prompt, boilerplate)
     if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
-        return _extract_chunk(table.take(rows), rules, system_prompt)
+        return _extract_chunk(table.take(rows), *shared)
     # take, not slice: a pickled slice carries the whole table's buffers to every worker.
     chunks = [table.take(rows[part]) for part in chunk_slices(len(rows))]
-    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, rules, system_prompt))
+    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, *shared))
 
 
-def _extract_chunk(table: pa.Table, rules: Extraction, system_prompt: str) -> pa.Table:
+def _extract_chunk(
+    table: pa.Table, rules: Extraction, system_prompt: str, boilerplate: frozenset[str]
+) -> pa.Table:
     notes = notes_from_table(table)
-    found = [examples_from_note(note, rules, system_prompt) for note in notes]
+    found = [examples_from_note(note, rules, system_prompt, boilerplate) for note in notes]
     return pa.table(
         [
             [n.path for n in notes],

@@ -8,6 +8,7 @@ from typing import Any
 from forge_pipeline.lib.config import Extraction
 from forge_pipeline.lib.example_id import example_id
 from forge_pipeline.lib.note import Note
+from forge_pipeline.lib.templates import PLACEHOLDER, without_template_lines
 from forge_pipeline.lib.vault import inline_tags, tag_matches
 
 _HEADER = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
@@ -109,6 +110,8 @@ def plain_text(markdown: str) -> str:
         )
     if "](" in text:
         text = _MD_LINK.sub(r"\1", text)
+    if "{{" in text or "<%" in text:
+        text = PLACEHOLDER.sub(" ", text)
     if "::" in text:
         text = _DATAVIEW.sub(" ", _DATAVIEW_INLINE.sub(lambda m: m.group(1) or " ", text))
     text = _BULLET.sub("", _CHECKBOX.sub("", text))
@@ -130,8 +133,12 @@ def _without_tags(text: str) -> str:
     return "".join(parts) + text[end:]
 
 
-def find_reflections(body: str, rules: Extraction) -> list[Reflection]:
+def find_reflections(
+    body: str, rules: Extraction, boilerplate: frozenset[str] = frozenset()
+) -> list[Reflection]:
     """Reflection sections (by header) and paragraphs (by tag or phrase) of one note body."""
+    if boilerplate:
+        body = without_template_lines(body, boilerplate)
     headers = {h.lower() for h in rules.section_headers}
     tags = {t.lower() for t in rules.reflection_tags}
     phrases = [p.lower() for p in rules.phrase_patterns]
@@ -201,7 +208,9 @@ def question_for(reflection: Reflection, note: Note) -> str:
     return question
 
 
-def examples_from_note(note: Note, rules: Extraction, system_prompt: str) -> list[dict[str, Any]]:
+def examples_from_note(
+    note: Note, rules: Extraction, system_prompt: str, boilerplate: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Chat-format examples for every reflection in one note, with template questions."""
     return [
         {
@@ -217,5 +226,5 @@ def examples_from_note(note: Note, rules: Extraction, system_prompt: str) -> lis
             "kind": reflection.kind,
             "found_by": reflection.found_by,
         }
-        for reflection in find_reflections(note.body, rules)
+        for reflection in find_reflections(note.body, rules, boilerplate)
     ]

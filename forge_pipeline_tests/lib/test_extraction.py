@@ -40,6 +40,8 @@ def test_unchanged_notes_come_from_the_cache(synthetic):
 
     other_rules = extract_all(notes, cache, Extraction(reflection_tags=["insight"]), "sys")
     assert other_rules.notes_extracted == 301, "new rules must not reuse old examples"
+    templated = extract_all(notes, cache, Extraction(), "sys", frozenset({"A template line."}))
+    assert templated.notes_extracted == 301, "new templates must not reuse old examples"
 
 
 def test_worker_processes_give_the_same_notes_and_examples(synthetic, monkeypatch):

@@ -1,12 +1,15 @@
 """Reflection extraction and text cleaning.
 
-Does not touch: Dagster, models, files other than the sample vault.
+Does not touch: Dagster, models, files other than the sample vault and a temporary template.
 """
+
+from pathlib import Path
 
 import pytest
 
 from forge_pipeline.lib.config import Extraction
 from forge_pipeline.lib.reflections import examples_from_note, find_reflections, plain_text
+from forge_pipeline.lib.templates import template_lines
 from forge_pipeline.lib.vault import parse_note, scan_vault
 from forge_pipeline_tests.conftest import SAMPLE_VAULT
 
@@ -24,6 +27,7 @@ RULES = Extraction()
         ("mood:: calm\nText", "Text"),
         ("I felt fine [mood:: good] today.", "I felt fine today."),
         ("I slept (hours:: 7) hours.", "I slept 7 hours."),
+        ("Unfilled {{date}} and <% tp.file.title %> gone.", "Unfilled and gone."),
     ],
 )
 def test_plain_text(markdown, plain):
@@ -69,3 +73,25 @@ def test_sample_vault_examples_are_clean_chat_records():
         answer = example["messages"][2]["content"]
         assert "[[" not in answer and "#reflection" not in answer and "%%" not in answer
         assert example["source_file"].endswith(".md")
+
+
+def test_lines_a_template_wrote_are_left_out(tmp_path: Path):
+    templates = tmp_path / "vault" / "Templates"
+    templates.mkdir(parents=True)
+    (templates / "Daily.md").write_text(
+        "---\ndate: {{date}}\n---\n# {{title}}\n\n## Reflections\n"
+        "- What went well today?\n- [ ] What would I do differently?\n"
+    )
+    boilerplate = template_lines(tmp_path / "vault", "Templates")
+    assert boilerplate == {"What went well today?", "What would I do differently?"}
+    body = (
+        "## Reflections\n- What went well today?\nThe long call with my sister.\n"
+        "- [ ] What would I do differently?\n"
+    )
+    assert [r.text for r in find_reflections(body, RULES, boilerplate)] == [
+        "The long call with my sister."
+    ]
+    unfilled = "## Reflections\n- What went well today?\n- [ ] What would I do differently?\n"
+    assert find_reflections(unfilled, RULES, boilerplate) == []
+    assert find_reflections(unfilled, RULES)  # without the templates, the prompts look like one
+    assert template_lines(tmp_path / "vault", "No such folder") == frozenset()

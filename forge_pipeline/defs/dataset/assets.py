@@ -27,6 +27,7 @@ from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.layout import Layout
 from forge_pipeline.lib.review import ReviewError, load_review
 from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.templates import template_lines
 from forge_pipeline.lib.tokens import CachedTokenCounter
 
 
@@ -37,11 +38,13 @@ def reflection_examples(
     """One chat example (system, user question, assistant reflection) per reflection found."""
     settings = forge.settings()
     layout = Layout(settings)
+    boilerplate = template_lines(settings.vault, settings.extraction.templates_folder)
     run = extract_all(
         Layout.require(layout.notes, "vault_notes"),
         layout.extraction_cache,
         settings.extraction,
         settings.system_prompt,
+        boilerplate,
     )
     client, reason = gemini.client(settings.gemini, sends_notes=True)
     questions: dict[str, Any] = {}
@@ -69,6 +72,7 @@ def reflection_examples(
             "notes_with_reflections": run.notes_with_examples,
             "notes_extracted_this_run": run.notes_extracted,
             "notes_reused": run.notes_reused,
+            "template_lines_left_out": len(boilerplate),
             "by_kind": dg.MetadataValue.md(
                 markdown_table(["kind", "examples"], run.kinds.most_common())
             ),
