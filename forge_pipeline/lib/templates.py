@@ -36,5 +36,7 @@ def comparable_line(line: str) -> str:
 
 def without_template_lines(body: str, boilerplate: frozenset[str]) -> str:
     """The body less every line that a template wrote."""
+    if not any(line in body for line in boilerplate):
+        return body  # most notes: a few substring checks instead of comparing every line
     lines = body.split("\n")
     return "\n".join(line for line in lines if comparable_line(line) not in boilerplate)
