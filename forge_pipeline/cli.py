@@ -33,7 +33,7 @@ from forge_pipeline.lib.containers import (
 from forge_pipeline.lib.copilot import check_key, plan_for_goal
 from forge_pipeline.lib.docker_images import build_command, image_tag
 from forge_pipeline.lib.gemini import KEY_ENV, GeminiClient, GeminiError, GeminiKeyError
-from forge_pipeline.lib.gguf_check import GGUFError, load_llama, validate_gguf
+from forge_pipeline.lib.gguf_check import GGUFError, load_llama, token_cap, validate_gguf
 from forge_pipeline.lib.gguf_export import converter_dir
 from forge_pipeline.lib.hardware import detect_hardware
 from forge_pipeline.lib.layout import Layout
@@ -263,7 +263,10 @@ def _local_stream(settings: Settings):
     )
 
     def stream(history):
-        for chunk in llm.create_chat_completion(messages=history, max_tokens=256, stream=True):
+        chunks = llm.create_chat_completion(
+            messages=history, max_tokens=256, stream=True, logits_processor=token_cap(llm, 256)
+        )
+        for chunk in chunks:
             yield chunk["choices"][0]["delta"].get("content") or ""
 
     return stream

@@ -136,6 +136,32 @@ def load_llama(path: Path, threads: int = 0, n_ctx: int = 1024, logits_all: bool
         raise GGUFError(f"llama.cpp cannot load {path} ({exc}); re-run the export.") from exc
 
 
+class _EndAfter:
+    """A logits processor that leaves only the end-of-generation token after max_tokens."""
+
+    def __init__(self, eos: int, max_tokens: int):
+        self.eos, self.max_tokens, self.start = eos, max_tokens, -1
+
+    def __call__(self, input_ids, scores):
+        if self.start < 0:
+            self.start = len(input_ids)  # the first call sees the prompt alone
+        if len(input_ids) - self.start >= self.max_tokens:
+            scores[:] = -math.inf
+            scores[self.eos] = 0.0
+        return scores
+
+
+def token_cap(llm, max_tokens: int):
+    """Logits processors that end a reply after max_tokens tokens, whatever those tokens are.
+
+    llama-cpp-python skips its own max_tokens check while a reply ends inside a UTF-8
+    character, so a model stuck on such bytes fills the context and fails to decode.
+    """
+    from llama_cpp import LogitsProcessorList
+
+    return LogitsProcessorList([_EndAfter(llm.token_eos(), max_tokens)])
+
+
 def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Validation:
     """Load the GGUF in llama.cpp and answer one prompt with the file's own chat template."""
     started = time.perf_counter()
@@ -147,6 +173,7 @@ def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Val
             messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             max_tokens=64,
             temperature=0.0,
+            logits_processor=token_cap(llm, 64),
         )
         seconds = time.perf_counter() - started
     finally:

@@ -118,7 +118,7 @@ def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     parser = source_key(__file__)  # notes parsed by other code (an upgrade) are read again
     previous = read_stamps(target, parser)
     scan = scan_vault(vault, rules, previous)
-    if scan.table.num_rows or len(scan.reused) != len(previous):
+    if not previous or scan.table.num_rows or len(scan.reused) != len(previous):
         table = merged_table(target if previous else None, scan.reused, scan.table)
         write_arrow(target, table.replace_schema_metadata({PARSER_KEY: parser}))
     return scan

@@ -18,7 +18,7 @@ from llama_cpp.server.settings import ModelSettings, ServerSettings
 
 from forge_pipeline.lib.artifacts import sha256_file
 from forge_pipeline.lib.config import Serving
-from forge_pipeline.lib.gguf_check import GGUFError, inspect_gguf
+from forge_pipeline.lib.gguf_check import GGUFError, inspect_gguf, token_cap
 from forge_pipeline.lib.registry import ModelRegistry, RegistryError
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
@@ -57,8 +57,11 @@ def _load_and_smoke_test(path: Path, serving: Serving) -> LlamaProxy:
     inspect_gguf(path)
     try:
         proxy = LlamaProxy(models=[_model_settings(path, serving)])
-        proxy(MODEL_ALIAS).create_chat_completion(
-            messages=[{"role": "user", "content": "Hello"}], max_tokens=1
+        llm = proxy(MODEL_ALIAS)
+        llm.create_chat_completion(
+            messages=[{"role": "user", "content": "Hello"}],
+            max_tokens=1,
+            logits_processor=token_cap(llm, 1),
         )
     except (ValueError, RuntimeError) as exc:
         raise GGUFError(f"llama.cpp cannot load {path} ({exc}).") from exc

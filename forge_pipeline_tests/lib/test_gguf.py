@@ -3,6 +3,7 @@
 Does not touch: Dagster, the server.
 """
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ from forge_pipeline.lib.gguf_check import (
     inspect_gguf,
     validate_gguf,
 )
-from forge_pipeline.lib.gguf_export import quantize_gguf
+from forge_pipeline.lib.gguf_export import convert_to_gguf, quantize_gguf
 from forge_pipeline.lib.modelfile import ModelfileError, modelfile_for
-from forge_pipeline_tests.conftest import write_gguf
+from forge_pipeline_tests.conftest import SHARED_CACHE, write_gguf
 
 
 def test_not_a_gguf_is_refused_before_loading(tmp_path: Path):
@@ -53,6 +54,34 @@ def test_good_gguf_answers_and_scores_like_transformers(tiny_gguf: Path, tiny_mo
     sequences = [Scored([3, 10, 20, 30, 40, 50, 60, 4], 1), Scored([3, 70, 80, 90, 4], 3)]
     gguf_nll, hf_nll = gguf_mean_nll(tiny_gguf, sequences), hf_mean_nll(tiny_model, sequences)
     assert abs(gguf_nll - hf_nll) < 0.02 * hf_nll
+
+
+def test_a_reply_stuck_inside_a_character_still_ends(tiny_model: Path, tmp_path: Path):
+    stuck = _always_a_lead_byte(tiny_model, tmp_path / "stuck")
+    path = convert_to_gguf(stuck, tmp_path / "stuck.gguf", "f16", SHARED_CACHE / "tools")
+    validation = validate_gguf(path, "What did I learn?", "sys")  # no "llama_decode returned 1"
+    assert validation.reply == ""  # lead bytes only: not one whole character
+
+
+def _always_a_lead_byte(model: Path, target: Path) -> Path:
+    """The tiny model changed so that its next token is always a UTF-8 lead byte."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    shutil.copytree(model, target)
+    llama, tokenizer = (
+        AutoModelForCausalLM.from_pretrained(target),
+        AutoTokenizer.from_pretrained(target),
+    )
+    with torch.no_grad():
+        llama.model.norm.weight.zero_()
+        llama.model.norm.weight[0] = 1.0  # the head sees one hidden dimension only...
+        head = llama.lm_head.weight
+        head.zero_()
+        head[tokenizer.convert_tokens_to_ids("<0xF0>"), 0] = 100.0  # ...whose sign picks
+        head[tokenizer.convert_tokens_to_ids("<0xE2>"), 0] = -100.0  # one of two lead bytes
+    llama.save_pretrained(target)
+    return target
 
 
 def test_quantized_q4_k_m_loads(tmp_path: Path, tiny_gguf: Path):

@@ -227,3 +227,10 @@ def test_source_key_follows_the_code(tmp_path: Path):
     assert source_key(code) == before
     code.write_text("A = 2\n")
     assert source_key(code) != before
+
+
+def test_an_empty_vault_gives_an_empty_table(tmp_path: Path):
+    (tmp_path / "vault").mkdir()
+    target = tmp_path / "notes.arrow"
+    assert refresh_notes(tmp_path / "vault", Parsing(), target).files_seen == 0
+    assert read_arrow(target).num_rows == 0
