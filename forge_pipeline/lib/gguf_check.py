@@ -136,6 +136,9 @@ def load_llama(path: Path, threads: int = 0, n_ctx: int = 1024, logits_all: bool
         raise GGUFError(f"llama.cpp cannot load {path} ({exc}); re-run the export.") from exc
 
 
+REPLY_TOKENS = 64  # enough to see that a model answers in words
+
+
 class _EndAfter:
     """A logits processor that leaves only the end-of-generation token after max_tokens."""
 
@@ -171,9 +174,9 @@ def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Val
         started = time.perf_counter()
         answer = llm.create_chat_completion(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-            max_tokens=64,
+            max_tokens=REPLY_TOKENS,
             temperature=0.0,
-            logits_processor=token_cap(llm, 64),
+            logits_processor=token_cap(llm, REPLY_TOKENS),
         )
         seconds = time.perf_counter() - started
     finally:

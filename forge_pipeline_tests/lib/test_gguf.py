@@ -69,10 +69,8 @@ def _always_a_lead_byte(model: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     shutil.copytree(model, target)
-    llama, tokenizer = (
-        AutoModelForCausalLM.from_pretrained(target),
-        AutoTokenizer.from_pretrained(target),
-    )
+    llama = AutoModelForCausalLM.from_pretrained(target)
+    tokenizer = AutoTokenizer.from_pretrained(target)
     with torch.no_grad():
         llama.model.norm.weight.zero_()
         llama.model.norm.weight[0] = 1.0  # the head sees one hidden dimension only...
