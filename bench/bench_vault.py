@@ -92,7 +92,9 @@ def assets_through_dagster(vault: Path, home: Path) -> tuple[float, float]:
         "gemini": GeminiResource(),  # no key: the benchmark never sends notes anywhere
     }
     seconds = []
-    for _ in range(2):
+    for rerun in (False, True):
+        if rerun:
+            touch_one_percent(vault)
         started = time.perf_counter()
         result = dg.materialize(
             [vault_notes, reflection_examples], resources=resources, instance=instance
@@ -104,7 +106,6 @@ def assets_through_dagster(vault: Path, home: Path) -> tuple[float, float]:
         )
         assert seen == parsed + skipped, f"{seen} seen != {parsed} parsed + {skipped} skipped"
         print(f"dagster: {seen} files seen = {parsed} notes parsed + {skipped} skipped")
-        touch_one_percent(vault)
     return seconds[0], seconds[1]
 
 

@@ -139,8 +139,9 @@ def _read_cache(path: Path, key: str) -> pa.Table:
         table = read_arrow(path)
     except (OSError, pa.ArrowInvalid):
         return CACHE_SCHEMA.empty_table()  # no cache yet, or a broken one: extract everything
-    table, written_key = table.replace_schema_metadata(None), table.schema.metadata or {}
-    if written_key.get(b"forge_rules_key") != key.encode() or table.schema != CACHE_SCHEMA:
+    written_key = (table.schema.metadata or {}).get(b"forge_rules_key")
+    table = table.replace_schema_metadata(None)
+    if written_key != key.encode() or table.schema != CACHE_SCHEMA:
         return CACHE_SCHEMA.empty_table()
     return table
 
