@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from forge_pipeline.cli import EXECUTE_FORGE_FULL
+from forge_pipeline.cli.pipeline import EXECUTE_FORGE_FULL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import fresh_forge_home, matmul_gflops  # noqa: E402

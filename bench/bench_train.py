@@ -49,11 +49,11 @@ def curated_set(home: Path) -> dict[str, str]:
 def forge_config(env: dict[str, str], out: Path):
     """The trainer's config for the default model, with the plan this machine gets."""
     os.environ.update({k: env[k] for k in ("FORGE_HOME", "FORGE_CACHE_DIR")})
-    from forge_pipeline.lib.base_model import resolve_base_model
-    from forge_pipeline.lib.config import load_settings
-    from forge_pipeline.lib.hardware import detect_hardware
-    from forge_pipeline.lib.layout import Layout
-    from forge_pipeline.lib.plan import make_plan
+    from forge_pipeline.lib.core.base_model import resolve_base_model
+    from forge_pipeline.lib.core.config import load_settings
+    from forge_pipeline.lib.core.layout import Layout
+    from forge_pipeline.lib.training.hardware import detect_hardware
+    from forge_pipeline.lib.training.plan import make_plan
     from forge_pipeline.training.train_lora import TrainConfig
 
     settings = load_settings()

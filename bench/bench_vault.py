@@ -19,16 +19,16 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import record  # noqa: E402
+from synthetic_vault import generate  # noqa: E402
 
 from forge_pipeline.defs.dataset.assets import reflection_examples  # noqa: E402
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource  # noqa: E402
 from forge_pipeline.defs.vault.assets import vault_notes  # noqa: E402
-from forge_pipeline.lib.config import Extraction, Parsing  # noqa: E402
-from forge_pipeline.lib.extraction import extract_all  # noqa: E402
-from forge_pipeline.lib.jsonl import write_lines  # noqa: E402
-from forge_pipeline.lib.synthetic_vault import generate  # noqa: E402
-from forge_pipeline.lib.templates import template_lines  # noqa: E402
-from forge_pipeline.lib.vault import refresh_notes  # noqa: E402
+from forge_pipeline.lib.core.config import Extraction, Parsing  # noqa: E402
+from forge_pipeline.lib.core.jsonl import write_lines  # noqa: E402
+from forge_pipeline.lib.dataset.extraction import extract_all  # noqa: E402
+from forge_pipeline.lib.vault.scan import refresh_notes  # noqa: E402
+from forge_pipeline.lib.vault.templates import template_lines  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "vault"
 COMMAND = "make bench"

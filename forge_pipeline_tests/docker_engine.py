@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from forge_pipeline.lib.config import PROJECT_ROOT
-from forge_pipeline.lib.containers import engine_answers
-from forge_pipeline_tests.conftest import SHARED_CACHE
+from forge_pipeline.lib.core.config import PROJECT_ROOT
+from forge_pipeline.lib.training.containers import engine_answers
+from forge_pipeline_tests.helpers import SHARED_CACHE
 
 TEST_IMAGE = "localhost/forge-test:bookworm"
 ROOTFS_TAR = SHARED_CACHE / "docker" / "rootfs-bookworm.tar"

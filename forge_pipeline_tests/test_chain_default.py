@@ -5,14 +5,13 @@ Does not touch: Docker, the web UI. Slow: prepares the model once, then ~2 minut
 
 import pytest
 
-from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import metadata
-from forge_pipeline_tests.test_chain_tiny import materialize_chain
+from forge_pipeline.serving.registry import ModelRegistry
+from forge_pipeline_tests.helpers import materialize_assets, metadata
 
 
 @pytest.mark.slow
 def test_default_model_short_run_deploys_an_answering_gguf(forge_env):
-    result = materialize_chain({"training.max_steps": "8"})
+    result = materialize_assets({"training.max_steps": "8"})
     assert result.success
     training = metadata(result, "lora_adapter")
     assert training["base_model"].endswith("SmolLM2-135M-Instruct")

@@ -10,38 +10,17 @@ import dagster as dg
 import pytest
 from llama_cpp import Llama
 
-from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import (
+from forge_pipeline.serving.registry import ModelRegistry
+from forge_pipeline_tests.helpers import (
+    BESIDE_CHAIN,
+    CHAIN,
     SAMPLE_VAULT,
     UPSTREAM,
     materialize_assets,
     metadata,
     tiny_overrides,
+    vault_digest,
 )
-from forge_pipeline_tests.lib.test_vault import vault_digest
-
-CHAIN = [
-    "vault_notes",
-    "reflection_examples",
-    "curated_dataset",
-    "lora_adapter",
-    "merged_model",
-    "gguf_model",
-    "deployed_model",
-]
-BESIDE_CHAIN = ["dataset_examples", "dataset_study"]  # a second input, and a report on the set
-
-
-def materialize_chain(
-    overrides: dict[str, str],
-    server_url: str = "http://127.0.0.1:9",
-    instance: dg.DagsterInstance | None = None,
-    gemini_key: str = "",
-) -> dg.ExecuteInProcessResult:
-    """Run every asset in process; by default no model server is listening and no Gemini."""
-    return materialize_assets(
-        overrides, instance=instance, server_url=server_url, gemini_key=gemini_key
-    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +36,7 @@ def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, chain_
     before = vault_digest(SAMPLE_VAULT)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORGE_HOME", str(home))
-        result = materialize_chain(tiny_overrides(tiny_model), instance=chain_instance)
+        result = materialize_assets(tiny_overrides(tiny_model), instance=chain_instance)
     assert vault_digest(SAMPLE_VAULT) == before, "the run changed the vault"
     return result, home
 
@@ -141,7 +120,7 @@ def test_every_export_type_is_registered_with_a_modelfile(chain_run):
 
 
 def test_blocking_check_stops_deploy_when_training_fails_to_help(tiny_model: Path, forge_env):
-    result = materialize_chain(tiny_overrides(tiny_model, **{"training.learning_rate": "0.0"}))
+    result = materialize_assets(tiny_overrides(tiny_model, **{"training.learning_rate": "0.0"}))
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations["tuned_beats_base"] is False
     assert not result.asset_materializations_for_node("deployed_model")
@@ -153,7 +132,7 @@ def test_a_rerun_on_an_unchanged_vault_skips_training_export_and_deploy(
 ):
     first, home = chain_run
     monkeypatch.setenv("FORGE_HOME", str(home))
-    again = materialize_chain(tiny_overrides(tiny_model), instance=chain_instance)
+    again = materialize_assets(tiny_overrides(tiny_model), instance=chain_instance)
     assert again.success
     skipped = {
         e.step_key for e in again.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED

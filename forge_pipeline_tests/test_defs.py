@@ -10,8 +10,8 @@ import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 from forge_pipeline.definitions import defs
-from forge_pipeline.lib.config import PROJECT_ROOT
-from forge_pipeline_tests.test_chain_tiny import BESIDE_CHAIN, CHAIN
+from forge_pipeline.lib.core.config import PROJECT_ROOT
+from forge_pipeline_tests.helpers import BESIDE_CHAIN, CHAIN
 
 
 def test_definitions_hold_the_chain_and_the_plain_datasets():

@@ -20,21 +20,21 @@ from typer.testing import CliRunner
 
 from forge_pipeline.cli import app
 from forge_pipeline.defs.training.launcher import trainer_env
-from forge_pipeline.lib.config import PROJECT_ROOT, env_name
-from forge_pipeline.lib.containers import FORGE_LABEL, forge_containers
-from forge_pipeline.lib.docker_images import TORCH_INDEXES, build_command, unresolved_args
-from forge_pipeline_tests.conftest import (
-    SHARED_CACHE,
-    UPSTREAM,
-    materialize_assets,
-    metadata,
-    tiny_overrides,
-)
+from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
+from forge_pipeline.lib.training.containers import FORGE_LABEL, forge_containers
+from forge_pipeline.lib.training.docker_images import TORCH_INDEXES, build_command, unresolved_args
 from forge_pipeline_tests.docker_engine import (
     TEST_IMAGE,
     container_overrides,
     ensure_engine,
     ensure_test_image,
+)
+from forge_pipeline_tests.helpers import (
+    SHARED_CACHE,
+    UPSTREAM,
+    materialize_assets,
+    metadata,
+    tiny_overrides,
 )
 
 BIN = Path(sys.executable).parent

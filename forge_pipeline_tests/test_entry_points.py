@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from forge_pipeline.lib.config import PROJECT_ROOT, env_name
-from forge_pipeline_tests.conftest import tiny_overrides
+from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
+from forge_pipeline_tests.helpers import tiny_overrides
 
 BIN = Path(sys.executable).parent
 

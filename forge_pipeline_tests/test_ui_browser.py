@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from forge_pipeline.lib.config import PROJECT_ROOT, env_name
-from forge_pipeline_tests.conftest import tiny_overrides
-from forge_pipeline_tests.test_chain_tiny import BESIDE_CHAIN, CHAIN
+from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
+from forge_pipeline_tests.helpers import BESIDE_CHAIN, CHAIN, tiny_overrides
 
 pytestmark = pytest.mark.browser
 

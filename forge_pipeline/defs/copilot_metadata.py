@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from forge_pipeline.lib.gemini import GeminiClient
+from forge_pipeline.lib.copilot.gemini import GeminiClient
 
 
 def gemini_metadata(client: GeminiClient | None, reason: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ import os
 
 import dagster as dg
 
-from forge_pipeline.lib.config import Gemini, Settings, load_settings
-from forge_pipeline.lib.gemini import KEY_ENV, GeminiClient, unavailable_reason
-from forge_pipeline.lib.hardware import Hardware, detect_hardware
+from forge_pipeline.lib.copilot.gemini import KEY_ENV, GeminiClient, unavailable_reason
+from forge_pipeline.lib.core.config import Gemini, Settings, load_settings
+from forge_pipeline.lib.training.hardware import Hardware, detect_hardware
 from forge_pipeline.serving.client import ServerClient
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
 

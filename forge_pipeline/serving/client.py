@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from forge_pipeline.lib.config import Settings
+from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 
 

@@ -16,11 +16,11 @@ from fastapi import Body, FastAPI, Header, HTTPException
 from llama_cpp.server.model import LlamaProxy
 from llama_cpp.server.settings import ModelSettings, ServerSettings
 
-from forge_pipeline.lib.artifacts import sha256_file
-from forge_pipeline.lib.config import Serving
-from forge_pipeline.lib.gguf_check import GGUFError, inspect_gguf, token_cap
-from forge_pipeline.lib.registry import ModelRegistry, RegistryError
+from forge_pipeline.lib.core.artifacts import sha256_file
+from forge_pipeline.lib.core.config import Serving
+from forge_pipeline.lib.export.gguf_check import GGUFError, inspect_gguf, token_cap
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from forge_pipeline.lib.healing import DISK_FULL_EXIT, OUT_OF_MEMORY_EXIT
+from forge_pipeline.lib.training.healing import DISK_FULL_EXIT, OUT_OF_MEMORY_EXIT
 from forge_pipeline.training.backend import LORA_TARGETS, choose_backend, load_unsloth, padding_free
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

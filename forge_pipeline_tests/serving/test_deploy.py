@@ -7,10 +7,14 @@ from pathlib import Path
 
 import requests
 
-from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import metadata, tiny_overrides
-from forge_pipeline_tests.serving.test_server import TOKEN, running_server
-from forge_pipeline_tests.test_chain_tiny import materialize_chain
+from forge_pipeline.serving.registry import ModelRegistry
+from forge_pipeline_tests.helpers import (
+    TOKEN,
+    materialize_assets,
+    metadata,
+    running_server,
+    tiny_overrides,
+)
 
 
 def served_version(url: str) -> str:
@@ -22,12 +26,12 @@ def test_deploy_reloads_the_server_and_a_worse_model_stays_out(
     tiny_model: Path, forge_env: Path, monkeypatch
 ):
     registry = ModelRegistry(forge_env / "registry")
-    first = materialize_chain(tiny_overrides(tiny_model, **{"training.max_steps": "20"}))
+    first = materialize_assets(tiny_overrides(tiny_model, **{"training.max_steps": "20"}))
     assert first.success and registry.current_version() == "v0001"
 
     monkeypatch.setenv("FORGE_ADMIN_TOKEN", TOKEN)
     with running_server(forge_env) as url:
-        better = materialize_chain(
+        better = materialize_assets(
             tiny_overrides(tiny_model, **{"training.max_steps": "40"}), server_url=url
         )
         deployed = metadata(better, "deployed_model")
@@ -35,7 +39,7 @@ def test_deploy_reloads_the_server_and_a_worse_model_stays_out(
         assert deployed["server"] == url and deployed["reload_s"] > 0
         assert served_version(url) == "v0002"
 
-        worse = materialize_chain(
+        worse = materialize_assets(
             tiny_overrides(tiny_model, **{"training.max_steps": "4"}), server_url=url
         )
         gate = {e.check_name: e for e in worse.get_asset_check_evaluations()}["beats_deployed"]

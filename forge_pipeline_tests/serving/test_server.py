@@ -5,69 +5,20 @@ Does not touch: Dagster, training. The model is the tiny test GGUF.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 from openai import OpenAI
 
-from forge_pipeline.lib.gguf_export import quantize_gguf
-from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline_tests.conftest import write_gguf
-
-TOKEN = "test-admin-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running_server(home: Path) -> Iterator[str]:
-    """`forge serve` on a free loopback port for FORGE_HOME=home; yields its URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "FORGE_HOME": str(home),
-        "FORGE_ADMIN_TOKEN": TOKEN,
-        "FORGE_SERVING_THREADS": "1",
-        "FORGE_SERVING_N_CTX": "512",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "forge_pipeline.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail(f"server did not start: {server.communicate()[0][-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/health", timeout=1).ok
-    except requests.ConnectionError:
-        return False
+from forge_pipeline.lib.export.gguf_export import quantize_gguf
+from forge_pipeline.serving.registry import ModelRegistry
+from forge_pipeline_tests.helpers import TOKEN, running_server, write_gguf
 
 
 @pytest.fixture(scope="module")

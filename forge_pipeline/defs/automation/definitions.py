@@ -3,8 +3,8 @@
 import dagster as dg
 
 from forge_pipeline.defs.jobs import forge_full
-from forge_pipeline.lib.config import Settings, load_settings
-from forge_pipeline.lib.vault import vault_fingerprint
+from forge_pipeline.lib.core.config import Settings, load_settings
+from forge_pipeline.lib.vault.scan import vault_fingerprint
 
 
 def nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:

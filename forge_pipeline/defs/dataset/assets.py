@@ -7,11 +7,18 @@ import dagster as dg
 
 from forge_pipeline.defs.copilot_metadata import gemini_metadata
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource
-from forge_pipeline.lib.artifacts import atomic_file, sha256_file
-from forge_pipeline.lib.base_model import resolve_base_model
-from forge_pipeline.lib.copilot import map_columns
-from forge_pipeline.lib.curation import assistant_text, curate, pii_left
-from forge_pipeline.lib.dataset_profile import (
+from forge_pipeline.lib.copilot.questions import with_gemini_questions
+from forge_pipeline.lib.copilot.tasks import map_columns
+from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
+from forge_pipeline.lib.core.base_model import resolve_base_model
+from forge_pipeline.lib.core.jsonl import read_jsonl, write_jsonl, write_lines
+from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.core.tokens import CachedTokenCounter
+from forge_pipeline.lib.dataset.curation import assistant_text, curate, pii_left
+from forge_pipeline.lib.dataset.extraction import extract_all
+from forge_pipeline.lib.dataset.plain import DatasetError, read_dataset
+from forge_pipeline.lib.dataset.profile import (
     by_month,
     by_tag,
     duplicates_left,
@@ -20,15 +27,8 @@ from forge_pipeline.lib.dataset_profile import (
     percentile,
     schema_errors,
 )
-from forge_pipeline.lib.datasets import DatasetError, read_dataset
-from forge_pipeline.lib.extraction import extract_all
-from forge_pipeline.lib.gemini_questions import with_gemini_questions
-from forge_pipeline.lib.jsonl import read_jsonl, write_jsonl, write_lines
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.review import ReviewError, load_review
-from forge_pipeline.lib.tables import markdown_table
-from forge_pipeline.lib.templates import template_lines
-from forge_pipeline.lib.tokens import CachedTokenCounter
+from forge_pipeline.lib.dataset.review import ReviewError, load_review
+from forge_pipeline.lib.vault.templates import template_lines
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])

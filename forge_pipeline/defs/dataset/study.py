@@ -6,13 +6,13 @@ import dagster as dg
 
 from forge_pipeline.defs.copilot_metadata import gemini_metadata
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource
-from forge_pipeline.lib.artifacts import atomic_file
-from forge_pipeline.lib.copilot import DatasetAssessment, assess_dataset, redacted_samples
-from forge_pipeline.lib.dataset_study import rule_recommendations, study_statistics
-from forge_pipeline.lib.gemini import GeminiError
-from forge_pipeline.lib.jsonl import read_jsonl
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.copilot.gemini import GeminiError
+from forge_pipeline.lib.copilot.tasks import DatasetAssessment, assess_dataset, redacted_samples
+from forge_pipeline.lib.core.artifacts import atomic_file
+from forge_pipeline.lib.core.jsonl import read_jsonl
+from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.dataset.study import rule_recommendations, study_statistics
 
 
 @dg.asset(group_name="dataset", kinds={"gemini", "markdown"}, deps=["curated_dataset"])

@@ -5,10 +5,13 @@ import json
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.lib.artifacts import atomic_dir, dir_bytes, sha256_file
-from forge_pipeline.lib.base_model import resolve_base_model
-from forge_pipeline.lib.config import Settings
-from forge_pipeline.lib.gguf_check import (
+from forge_pipeline.lib.core.artifacts import atomic_dir, dir_bytes, sha256_file
+from forge_pipeline.lib.core.base_model import resolve_base_model
+from forge_pipeline.lib.core.config import Settings
+from forge_pipeline.lib.core.jsonl import read_jsonl
+from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.export.gguf_check import (
     GGUFError,
     gguf_mean_nll,
     hf_mean_nll,
@@ -16,12 +19,9 @@ from forge_pipeline.lib.gguf_check import (
     val_sequences,
     validate_gguf,
 )
-from forge_pipeline.lib.gguf_export import export_all
-from forge_pipeline.lib.jsonl import read_jsonl
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.merge import merge_adapter
-from forge_pipeline.lib.registry import ModelRegistry
-from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.export.gguf_export import export_all
+from forge_pipeline.lib.export.merge import merge_adapter
+from forge_pipeline.serving.registry import ModelRegistry
 
 
 @dg.asset(group_name="export", kinds={"safetensors"}, deps=["lora_adapter"])

@@ -5,10 +5,10 @@ import json
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource, ModelServerResource
-from forge_pipeline.lib.config import Settings
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.registry import ModelRegistry
+from forge_pipeline.lib.core.config import Settings
+from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.serving.client import ServerError
+from forge_pipeline.serving.registry import ModelRegistry
 
 
 @dg.asset(group_name="serving", kinds={"gguf", "ollama"}, deps=["gguf_model"])

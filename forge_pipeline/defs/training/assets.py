@@ -11,11 +11,13 @@ import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource, HardwareResource
 from forge_pipeline.defs.training.launcher import TrainerFailed, TrainerLauncher
-from forge_pipeline.lib.artifacts import atomic_dir, sha256_dir
-from forge_pipeline.lib.base_model import resolve_base_model
-from forge_pipeline.lib.config import Settings
-from forge_pipeline.lib.copilot import GeminiDiagnosis
-from forge_pipeline.lib.healing import (
+from forge_pipeline.lib.copilot.tasks import GeminiDiagnosis
+from forge_pipeline.lib.core.artifacts import atomic_dir, sha256_dir
+from forge_pipeline.lib.core.base_model import resolve_base_model
+from forge_pipeline.lib.core.config import Settings
+from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.training.healing import (
     MAX_RETRIES,
     Attempt,
     attempts_table,
@@ -23,10 +25,8 @@ from forge_pipeline.lib.healing import (
     failure_message,
     fix_for,
 )
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.loss_plot import loss_curve_png, markdown_image
-from forge_pipeline.lib.plan import TrainingPlan, make_plan
-from forge_pipeline.lib.tables import markdown_table
+from forge_pipeline.lib.training.loss_plot import loss_curve_png, markdown_image
+from forge_pipeline.lib.training.plan import TrainingPlan, make_plan
 from forge_pipeline.training.train_lora import TrainConfig
 
 

@@ -12,17 +12,17 @@ import dagster as dg
 from dagster._core.errors import DagsterPipesExecutionError
 from dagster_pipes import DagsterPipesError
 
-from forge_pipeline.lib.config import Settings
-from forge_pipeline.lib.containers import (
+from forge_pipeline.lib.copilot.gemini import KEY_ENV as GEMINI_KEY_ENV
+from forge_pipeline.lib.core.config import Settings
+from forge_pipeline.lib.training.containers import (
     FORGE_LABEL,
     RUN_LABEL,
     engine_answers,
     image_exists,
     remove_containers,
 )
-from forge_pipeline.lib.docker_images import image_tag
-from forge_pipeline.lib.gemini import KEY_ENV as GEMINI_KEY_ENV
-from forge_pipeline.lib.hardware import Hardware
+from forge_pipeline.lib.training.docker_images import image_tag
+from forge_pipeline.lib.training.hardware import Hardware
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
 
 TRAINER_MODULE = "forge_pipeline.training.train_lora"

@@ -5,10 +5,10 @@ from collections import Counter
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
-from forge_pipeline.lib.layout import Layout
-from forge_pipeline.lib.notes_store import content_version, read_table
-from forge_pipeline.lib.tables import markdown_table
-from forge_pipeline.lib.vault import refresh_notes
+from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.vault.notes_store import content_version, read_table
+from forge_pipeline.lib.vault.scan import refresh_notes
 
 
 @dg.asset(group_name="vault", kinds={"markdown", "arrow"})

@@ -1,0 +1,139 @@
+"""`forge serve`, `chat`, `ask`, `rollback`: the deployed model."""
+
+import os
+
+import typer
+
+from forge_pipeline.cli.app import (
+    USER_ERRORS,
+    app,
+    console,
+    current_settings,
+    fail,
+)
+from forge_pipeline.lib.core.config import (
+    Settings,
+)
+from forge_pipeline.lib.export.gguf_check import load_llama, token_cap, validate_gguf
+from forge_pipeline.serving.client import ServerClient
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.registry import ModelRegistry
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Default: serving.host (127.0.0.1)."),
+    port: int = typer.Option(None, help="Default: serving.port."),
+) -> None:
+    """Serve the deployed model: OpenAI API, /health, /admin/* (token in FORGE_ADMIN_TOKEN)."""
+    import uvicorn
+
+    from forge_pipeline.serving.server import create_forge_app
+
+    settings = current_settings()
+    serving = settings.serving.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v}
+    )
+    try:
+        application = create_forge_app(
+            ModelRegistry(settings.registry_dir), serving, os.environ.get(ADMIN_TOKEN_ENV)
+        )
+    except USER_ERRORS as exc:
+        fail(exc)
+    if not os.environ.get(ADMIN_TOKEN_ENV):
+        console.print(f"[yellow]{ADMIN_TOKEN_ENV} is not set: hot reload is off.[/yellow]")
+    console.print(f"Serving model '{MODEL_ALIAS}' on http://{serving.host}:{serving.port}/v1")
+    uvicorn.run(application, host=serving.host, port=serving.port, log_level="warning")
+
+
+@app.command()
+def chat(
+    url: str = typer.Option(None, help="A running server; default: the current GGUF in process."),
+) -> None:
+    """Chat in the terminal with history and streaming; empty line or Ctrl-D to leave."""
+    settings = current_settings()
+    history = [{"role": "system", "content": settings.system_prompt}]
+    try:
+        stream = _server_stream(settings, url) if url else _local_stream(settings)
+    except USER_ERRORS as exc:
+        fail(exc)
+    while True:
+        try:
+            prompt = console.input("[bold]You[/bold]: ").strip()
+        except EOFError:
+            break
+        if not prompt:
+            break
+        history.append({"role": "user", "content": prompt})
+        console.print("[bold]Forge[/bold]: ", end="")
+        reply = ""
+        for piece in stream(history):
+            reply += piece
+            console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+        history.append({"role": "assistant", "content": reply})
+
+
+def _local_stream(settings: Settings):
+    llm = load_llama(
+        ModelRegistry(settings.registry_dir).current_model(),
+        settings.serving.threads,
+        n_ctx=settings.serving.n_ctx,
+    )
+
+    def stream(history):
+        chunks = llm.create_chat_completion(
+            messages=history, max_tokens=256, stream=True, logits_processor=token_cap(llm, 256)
+        )
+        for chunk in chunks:
+            yield chunk["choices"][0]["delta"].get("content") or ""
+
+    return stream
+
+
+def _server_stream(settings: Settings, url: str):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="local")
+
+    def stream(history):
+        for chunk in client.chat.completions.create(
+            model=MODEL_ALIAS, messages=history, max_tokens=256, stream=True
+        ):
+            yield chunk.choices[0].delta.content or ""
+
+    return stream
+
+
+@app.command()
+def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in forge.yaml.")) -> None:
+    """Answer one prompt with the deployed model, in process."""
+    settings = current_settings()
+    prompt = prompt or settings.smoke_prompt
+    try:
+        registry = ModelRegistry(settings.registry_dir)
+        with console.status("Loading the deployed model…"):
+            answer = validate_gguf(
+                registry.current_model(), prompt, settings.system_prompt, settings.serving.threads
+            )
+    except USER_ERRORS as exc:
+        fail(exc)
+    console.print(f"[bold]You[/bold] ({registry.current_version()}): {prompt}")
+    console.print(f"[bold]Forge[/bold]: {answer.reply}")
+
+
+@app.command()
+def rollback(
+    url: str = typer.Option(None, help="Default: the configured server, if it is up."),
+) -> None:
+    """Make the previous version current again, in the registry and in a running server."""
+    settings = current_settings()
+    try:
+        version = ModelRegistry(settings.registry_dir).rollback()
+        console.print(f"current model: {version}")
+        server = ServerClient.for_settings(settings, url or "")
+        if server.is_up():
+            server.reload(version)
+            console.print(f"server at {server.base_url} now serves {version}")
+    except USER_ERRORS as exc:
+        fail(exc)

@@ -1,0 +1,112 @@
+"""`forge run`, `ui`, `status`: the Dagster chain, run and inspected."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from forge_pipeline.cli.app import (
+    app,
+    console,
+    current_settings,
+    dagster_home,
+    fail,
+    tool,
+)
+from forge_pipeline.lib.core.config import (
+    PROJECT_ROOT,
+)
+from forge_pipeline.serving.registry import ModelRegistry
+
+# `dagster job execute` of the whole chain, as CI and `make run` call it.
+EXECUTE_FORGE_FULL = ["job", "execute", "-m", "forge_pipeline.definitions", "-j", "forge_full"]
+STEP_EVENT = re.compile(r" - ([\w.]+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - ")
+DONE = {"STEP_SUCCESS": "done", "STEP_SKIPPED": "skipped (unchanged)", "STEP_FAILURE": "failed"}
+
+
+@app.command()
+def run() -> None:
+    """Materialize the whole chain (job forge_full) with progress, as `dagster job execute` does."""
+    from forge_pipeline.definitions import defs
+
+    settings = current_settings()
+    dagster_home(settings)
+    steps = [k.to_user_string() for k in defs.resolve_asset_graph().toposorted_asset_keys]
+    log = settings.home / "logs" / f"forge-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [tool("dagster"), *EXECUTE_FORGE_FULL]
+    outcome: dict[str, str] = {}
+    with Progress(console=console, transient=True) as progress, log.open("w") as record:
+        bar = progress.add_task("starting forge_full", total=len(steps))
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in process.stdout or []:
+            record.write(line)
+            if match := STEP_EVENT.search(line):
+                step, event = match.groups()
+                if event == "STEP_START":
+                    progress.update(bar, description=step)
+                else:
+                    outcome[step] = DONE[event]
+                    progress.update(bar, completed=len(outcome))
+        code = process.wait()
+    table = Table("asset", "outcome")
+    for step in steps:
+        table.add_row(step, outcome.get(step, "not run"))
+    console.print(table)
+    if code:
+        fail(RuntimeError(f"forge_full failed; the run's log is {log} (or open `forge ui`)."))
+    console.print(f"forge_full succeeded; log: {log}")
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -> None:
+    """The Dagster web UI and daemon (`dagster dev`) on 127.0.0.1 with this project's workspace."""
+    settings = current_settings()
+    home = dagster_home(settings)
+    nux = home / ".nux" / "nux.yaml"  # without it the UI opens with a "join the community" pop-up
+    nux.parent.mkdir(exist_ok=True)
+    nux.write_text("seen: 1\n")
+    console.print(f"Dagster UI: http://127.0.0.1:{port} (instance {home}); Ctrl-C stops it")
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    dagster = tool("dagster")
+    # Started from a script without job control, a process inherits ignored SIGINT/SIGTERM,
+    # and dagster dev then cannot be stopped: give it the default handlers back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
+
+
+@app.command()
+def status() -> None:
+    """The latest forge_full run, each asset's latest materialization, the deployed version."""
+    import dagster as dg
+
+    from forge_pipeline.definitions import defs
+
+    settings = current_settings()
+    dagster_home(settings)
+    table = Table("asset", "last materialized", "run")
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="forge_full"), limit=1)
+        if runs:
+            console.print(f"last forge_full run: {runs[0].run_id} {runs[0].status.value}")
+        else:
+            console.print("no forge_full run recorded yet")
+        for key in defs.resolve_asset_graph().toposorted_asset_keys:
+            event = instance.get_latest_materialization_event(key)
+            when = (
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(event.timestamp))
+                if event
+                else "never"
+            )
+            table.add_row(key.to_user_string(), when, event.run_id[:8] if event else "")
+    console.print(table)
+    version = ModelRegistry(settings.registry_dir).current_version()
+    console.print(f"deployed model: {version or 'none'}")

@@ -1,0 +1,1 @@
+"""Gemini: the client and every task that may send it something."""

@@ -1,0 +1,1 @@
+"""Settings, artifact layout and the small helpers every stage shares."""

@@ -1,0 +1,226 @@
+"""Forge settings: forge.yaml, then FORGE_* environment variables, then explicit overrides."""
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_MODEL = "default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parsing(_Section):
+    ignore_dirs: list[str] = [".obsidian", ".trash", ".git", "templates", "attachments"]
+    max_note_kb: int = 2048
+
+
+class Extraction(_Section):
+    reflection_tags: list[str] = [
+        "reflection",
+        "insight",
+        "learning",
+        "decision",
+        "takeaway",
+        "realization",
+        "gratitude",
+    ]
+    phrase_patterns: list[str] = [
+        "looking back",
+        "i realize",
+        "i realise",
+        "i wonder",
+        "in hindsight",
+    ]
+    section_headers: list[str] = ["reflections", "reflection", "learnings", "takeaways", "insights"]
+    templates_folder: str = "Templates"  # in the vault; lines its templates wrote are not kept
+
+
+class Datasets(_Section):
+    files: list[Path] = []
+    mapping: dict[str, str] = {}
+
+
+class Curation(_Section):
+    min_tokens: int = 12
+    max_tokens: int = 384
+    near_duplicate_threshold: float = Field(0.8, ge=0.3, le=0.95)  # MinHash LSH needs <= 0.95
+    review_file: Path = Path("review.yaml")
+    val_fraction: float = 0.15
+    redact_pii: bool = False
+    min_examples: int = 50
+    seed: int = 42
+
+
+Auto = Literal["auto"]
+
+
+class Training(_Section):
+    max_steps: int = 40
+    batch_size: int | Auto = "auto"  # "auto": from the plan (hardware and data)
+    grad_accum: int | Auto = "auto"
+    learning_rate: float = 2e-4
+    lora_r: int = 16
+    lora_alpha: int = 32
+    max_length: int | Auto = "auto"
+    threads: int = 0
+    memory_limit_mb: int = Field(0, ge=0)
+    seed: int = 42
+    checkpoint_every: int = 10
+    early_stopping_patience: int = 3
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    gradient_checkpointing: bool | Auto = "auto"
+    load_in_4bit: bool | Auto = "auto"
+
+
+class Export(_Section):
+    gguf_types: list[str] = ["f16", "q8_0", "q4_k_m"]
+    serve_type: str = "q8_0"
+
+
+class Serving(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8765
+    n_ctx: int = 2048
+    threads: int = 0
+
+
+class Automation(_Section):
+    nightly_cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+    sensor_interval_s: int = 300
+
+
+class Gemini(_Section):
+    model: str = Field("gemini-2.5-flash", min_length=1)
+    share_notes: bool = False  # note text is sent only when true (redacted and capped)
+    base_url: str = ""  # a proxy, or the tests' fake server; empty: Google's endpoint
+    timeout_s: float = 30
+    retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = 1.0
+    max_samples: int = Field(20, ge=0)  # examples per request, at most
+    max_bytes: int = Field(16000, ge=1000)  # note text per request, at most
+    max_questions_per_run: int = Field(200, ge=0)  # new reflections given a Gemini question
+
+
+class Docker(_Section):
+    launcher: Literal["auto", "docker", "subprocess"] = "auto"  # auto: Docker for a GPU
+    image: str = "auto"  # auto: forge:<arch> of the detected GPU; or any local image
+    python: str = "python3"  # the interpreter inside the image
+    mounts: list[Path] = []  # more host paths the container sees (read-only, same path)
+
+
+class Registry(_Section):
+    keep_versions: int = 5
+
+
+class Settings(_Section):
+    vault: Path = Path("examples/vault")
+    home: Path = Path(".forge")
+    cache_dir: Path | None = None
+    base_model: str = DEFAULT_MODEL
+    system_prompt: str = "You are a reflective journaling companion."
+    parsing: Parsing = Parsing()
+    extraction: Extraction = Extraction()
+    datasets: Datasets = Datasets()
+    curation: Curation = Curation()
+    training: Training = Training()
+    export: Export = Export()
+    registry: Registry = Registry()
+    serving: Serving = Serving()
+    automation: Automation = Automation()
+    gemini: Gemini = Gemini()
+    docker: Docker = Docker()
+    smoke_prompt: str = "What have I learned lately?"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.home / "registry"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.cache / "models"
+
+    @property
+    def tools_dir(self) -> Path:
+        return self.cache / "tools"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong."""
+
+
+def config_path() -> Path:
+    """The forge.yaml in use: FORGE_CONFIG, else the project's own."""
+    return Path(os.environ.get("FORGE_CONFIG", PROJECT_ROOT / "forge.yaml")).resolve()
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read forge.yaml, apply FORGE_* variables and dotted-key overrides, resolve paths."""
+    path = path or config_path()
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file.") from exc
+    for dotted, value in _env_overrides(Settings).items():
+        _set_dotted(raw, dotted, value)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, yaml.safe_load(value) if isinstance(value, str) else value)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid Forge settings in {path} or FORGE_* variables: {exc}") from exc
+    base = path.parent
+    settings.vault = (base / settings.vault.expanduser()).resolve()
+    settings.home = (base / settings.home.expanduser()).resolve()
+    settings.curation.review_file = (base / settings.curation.review_file.expanduser()).resolve()
+    settings.datasets.files = [(base / f.expanduser()).resolve() for f in settings.datasets.files]
+    settings.docker.mounts = [(base / m.expanduser()).resolve() for m in settings.docker.mounts]
+    if settings.cache_dir is not None:
+        settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()
+    local_model = base / settings.base_model
+    if settings.base_model != DEFAULT_MODEL and local_model.exists():
+        settings.base_model = str(local_model.resolve())
+    return settings
+
+
+def env_name(dotted: str) -> str:
+    """The environment variable that overrides a dotted settings key."""
+    return "FORGE_" + dotted.replace(".", "_").upper()
+
+
+def _env_overrides(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.update(_env_overrides(annotation, dotted + "."))
+        elif (value := os.environ.get(env_name(dotted))) is not None:
+            found[dotted] = (
+                value if annotation in (str, Path, Path | None) else yaml.safe_load(value)
+            )
+    return found
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

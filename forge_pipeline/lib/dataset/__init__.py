@@ -1,0 +1,1 @@
+"""From parsed notes or plain datasets to curated chat examples."""

@@ -1,0 +1,153 @@
+"""Reflection examples for a whole notes table, reusing those of unchanged notes from last run."""
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forge_pipeline.lib.core import example_id
+from forge_pipeline.lib.core.config import Extraction
+from forge_pipeline.lib.core.source_key import source_key
+from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_workers
+from forge_pipeline.lib.dataset import reflections
+from forge_pipeline.lib.dataset.reflections import QUESTIONS, examples_from_note
+from forge_pipeline.lib.vault import scan as vault
+from forge_pipeline.lib.vault import templates
+from forge_pipeline.lib.vault.notes_store import (
+    notes_from_table,
+    read_arrow,
+    read_table,
+    union_sorted,
+    write_arrow,
+)
+
+CACHE_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("examples", pa.list_(pa.string())),
+        ("kinds", pa.list_(pa.string())),  # each example's kind, so counting parses no JSON
+    ]
+)
+# Below this many notes to extract, starting worker processes costs more than it saves.
+PARALLEL_MIN_NOTES = 4000
+
+
+@dataclass
+class ExtractionRun:
+    """Every example as a JSON line (in note order), their kinds, and what was read this time."""
+
+    lines: list[str]
+    notes_extracted: int
+    notes_reused: int
+    kinds: Counter[str]
+    notes_with_examples: int
+
+
+def extract_all(
+    notes_path: Path,
+    cache_path: Path,
+    rules: Extraction,
+    system_prompt: str,
+    boilerplate: frozenset[str] = frozenset(),
+) -> ExtractionRun:
+    """Examples of every note; notes whose path and content are unchanged come from the cache.
+
+    boilerplate: the lines of the vault's templates, left out of every reflection.
+    """
+    key = rules_key(rules, system_prompt, boilerplate)
+    index = read_table(notes_path, ["path", "sha256"])
+    cache = _read_cache(cache_path, key)
+    # A hash join in Arrow (on the cache's row numbers: joins carry no list columns), so
+    # per-note Python work happens only for the notes that changed.
+    numbered = cache.select(["path", "sha256"]).append_column(
+        "row", pa.array(range(cache.num_rows), pa.int64())
+    )
+    joined = index.join(numbered, keys=["path", "sha256"])
+    missing = pc.is_null(joined["row"])
+    todo = joined.filter(missing)
+    fresh = CACHE_SCHEMA.empty_table()
+    if todo.num_rows:
+        notes = read_table(notes_path)
+        rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
+        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, boilerplate)
+    reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
+    table = union_sorted(cache, reused, fresh)
+    if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
+        _write_cache(cache_path, key, table)
+    examples = table["examples"]
+    return ExtractionRun(
+        lines=pc.list_flatten(examples).to_pylist(),
+        notes_extracted=todo.num_rows,
+        notes_reused=index.num_rows - todo.num_rows,
+        kinds=_kind_counts(table),
+        notes_with_examples=pc.sum(pc.greater(pc.list_value_length(examples), 0)).as_py() or 0,
+    )
+
+
+def rules_key(rules: Extraction, system_prompt: str, boilerplate: frozenset[str]) -> str:
+    """Changes when anything that shapes an example does (rules, prompt, templates, the code)."""
+    shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate)]
+    text = json.dumps(shaping, sort_keys=True)
+    code = source_key(*(m.__file__ for m in (reflections, templates, example_id, vault)))
+    return hashlib.sha256((text + code).encode()).hexdigest()[:16]
+
+
+def _extract(
+    table: pa.Table,
+    rows: list[int],
+    rules: Extraction,
+    system_prompt: str,
+    boilerplate: frozenset[str],
+) -> pa.Table:
+    """Examples of the given rows of the notes table, in worker processes when there are many."""
+    shared = (rules, system_prompt, boilerplate)
+    if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
+        return _extract_chunk(table.take(rows), *shared)
+    # take, not slice: a pickled slice carries the whole table's buffers to every worker.
+    chunks = [table.take(rows[part]) for part in chunk_slices(len(rows))]
+    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, *shared))
+
+
+def _extract_chunk(
+    table: pa.Table, rules: Extraction, system_prompt: str, boilerplate: frozenset[str]
+) -> pa.Table:
+    notes = notes_from_table(table)
+    found = [examples_from_note(note, rules, system_prompt, boilerplate) for note in notes]
+    return pa.table(
+        [
+            [n.path for n in notes],
+            [n.sha256 for n in notes],
+            [[json.dumps(e, ensure_ascii=False) for e in examples] for examples in found],
+            [[e["kind"] for e in examples] for examples in found],
+        ],
+        schema=CACHE_SCHEMA,
+    )
+
+
+def _kind_counts(table: pa.Table) -> Counter[str]:
+    """Examples per kind, counted in Arrow."""
+    counts = pc.value_counts(pc.list_flatten(table["kinds"]))
+    kinds, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+    return Counter(dict(zip(kinds, numbers, strict=True)))
+
+
+def _read_cache(path: Path, key: str) -> pa.Table:
+    """The cached examples per note, if written under the same rules; else an empty table."""
+    try:
+        table = read_arrow(path)
+    except (OSError, pa.ArrowInvalid):
+        return CACHE_SCHEMA.empty_table()  # no cache yet, or a broken one: extract everything
+    written_key = (table.schema.metadata or {}).get(b"forge_rules_key")
+    table = table.replace_schema_metadata(None)
+    if written_key != key.encode() or table.schema != CACHE_SCHEMA:
+        return CACHE_SCHEMA.empty_table()
+    return table
+
+
+def _write_cache(path: Path, key: str, table: pa.Table) -> None:
+    write_arrow(path, table.replace_schema_metadata({"forge_rules_key": key}))

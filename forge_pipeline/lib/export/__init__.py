@@ -1,0 +1,1 @@
+"""Merging the adapter, GGUF export and the checks a GGUF must pass."""

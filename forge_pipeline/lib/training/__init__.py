@@ -1,0 +1,1 @@
+"""Training plan, hardware, healing failed attempts, where the trainer runs."""

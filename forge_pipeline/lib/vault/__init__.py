@@ -1,0 +1,1 @@
+"""Reading the vault: walking it, parsing notes, the notes table, templates."""

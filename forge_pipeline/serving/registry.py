@@ -1,0 +1,120 @@
+"""Versioned model registry on disk with an atomic `current` pointer."""
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from forge_pipeline.lib.core.artifacts import atomic_dir, sha256_file
+
+_VERSION = re.compile(r"^v(\d{4,})$")
+
+
+class RegistryError(RuntimeError):
+    """The registry has nothing to serve or a version is missing."""
+
+
+class ModelRegistry:
+    """versions/vNNNN/{*.gguf, *.Modelfile, manifest.json}; `current` is an atomic symlink."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.versions_dir = root / "versions"
+
+    def versions(self) -> list[str]:
+        """Registered versions, oldest first (compared by number, not by text)."""
+        if not self.versions_dir.is_dir():
+            return []
+        found = [p.name for p in self.versions_dir.iterdir() if _VERSION.match(p.name)]
+        return sorted(found, key=lambda name: int(name[1:]))
+
+    def current_version(self) -> str | None:
+        """The version `current` points at, if any."""
+        return self._link_target("current")
+
+    def current_model(self) -> Path:
+        """The GGUF file being served."""
+        version = self.current_version()
+        if version is None:
+            raise RegistryError(f"No model deployed in {self.root} yet; run the forge_full job.")
+        return self.model_path(version)
+
+    def model_path(self, version: str) -> Path:
+        """The served GGUF file of one version."""
+        return self.versions_dir / version / self.manifest(version)["serve_file"]
+
+    def manifest(self, version: str) -> dict[str, Any]:
+        """The manifest of one version."""
+        path = self.versions_dir / version / "manifest.json"
+        if not path.exists():
+            raise RegistryError(f"Version {version} is not in {self.root}.")
+        return json.loads(path.read_text())
+
+    def register(self, files: list[Path], serve_file: str, info: dict[str, Any]) -> dict[str, Any]:
+        """Copy files in as the next version and return its manifest (does not activate it)."""
+        if serve_file not in {f.name for f in files}:
+            raise RegistryError(f"{serve_file} is not among the files to register.")
+        existing = self.versions()
+        version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+        manifest = {
+            "version": version,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "serve_file": serve_file,
+            "files": {f.name: {"sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files},
+            **info,
+        }
+        with atomic_dir(self.versions_dir / version) as out:
+            for file in files:
+                shutil.copy2(file, out / file.name)
+            (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        return manifest
+
+    def contains(self, path: Path) -> bool:
+        """Whether a path resolves to a file inside this registry's versions."""
+        try:
+            path.resolve(strict=True).relative_to(self.versions_dir.resolve(strict=True))
+        except (OSError, ValueError):
+            return False
+        return path.resolve().is_file()
+
+    def previous_version(self) -> str | None:
+        """The version that was current before the current one."""
+        return self._link_target("previous")
+
+    def activate(self, version: str) -> None:
+        """Point `current` at a version atomically; the old target stays as `previous`."""
+        self.manifest(version)  # raises RegistryError when the version is missing
+        old = self.current_version()
+        if old and old != version:
+            self._swap_link("previous", old)
+        self._swap_link("current", version)
+
+    def rollback(self) -> str:
+        """Make the previous version current again; return it."""
+        previous = self.previous_version()
+        if previous is None:
+            raise RegistryError(f"No previous version in {self.root} to roll back to.")
+        self.activate(previous)
+        return previous
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete the oldest versions beyond `keep`, never current or previous."""
+        protected = {self.current_version(), self.previous_version()}
+        removable = [v for v in self.versions() if v not in protected]
+        doomed = removable[: max(0, len(self.versions()) - keep)]
+        for version in doomed:
+            shutil.rmtree(self.versions_dir / version)
+        return doomed
+
+    def _link_target(self, name: str) -> str | None:
+        link = self.root / name
+        return os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
+
+    def _swap_link(self, name: str, version: str) -> None:
+        tmp = self.root / f".{name}.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(f"versions/{version}")
+        os.replace(tmp, self.root / name)

@@ -1,0 +1,47 @@
+"""Settings: forge.yaml, FORGE_* variables and dotted overrides.
+
+Does not touch: Dagster, models.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from forge_pipeline.lib.core.config import ConfigError, env_name, load_settings
+
+
+def test_project_forge_yaml_loads(forge_env: Path):
+    settings = load_settings()
+    assert settings.vault.name == "vault" and settings.vault.is_dir()
+    assert settings.home == forge_env
+    assert settings.training.max_steps > 0
+
+
+def test_env_and_overrides_win_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("FORGE_VAULT", str(tmp_path))
+    monkeypatch.setenv("FORGE_TRAINING_MAX_STEPS", "7")
+    monkeypatch.setenv("FORGE_EXTRACTION_REFLECTION_TAGS", "[a, b]")
+    settings = load_settings(overrides={"training.max_steps": "9", "curation.seed": "3"})
+    assert settings.vault == tmp_path
+    assert settings.training.max_steps == 9
+    assert settings.curation.seed == 3
+    assert settings.extraction.reflection_tags == ["a", "b"]
+
+
+def test_env_names():
+    assert env_name("vault") == "FORGE_VAULT"
+    assert env_name("training.max_steps") == "FORGE_TRAINING_MAX_STEPS"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("training: [unclosed", "not valid YAML"),
+        ("training:\n  max_stepz: 3", "Invalid Forge settings"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path: Path, content: str, message: str):
+    path = tmp_path / "forge.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)

@@ -1,0 +1,74 @@
+"""Extraction over a notes table: the cache of unchanged notes, and the worker-process path.
+
+Does not touch: Dagster, models.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from bench.synthetic_vault import generate
+from forge_pipeline.lib.core.config import Extraction, Parsing
+from forge_pipeline.lib.dataset import extraction
+from forge_pipeline.lib.dataset.extraction import extract_all
+from forge_pipeline.lib.vault import scan as vault
+from forge_pipeline.lib.vault.notes_store import NotesTableError
+from forge_pipeline.lib.vault.scan import refresh_notes
+
+
+@pytest.fixture
+def synthetic(tmp_path: Path) -> tuple[Path, Path]:
+    """A 300-note synthetic vault and its notes table."""
+    root = tmp_path / "vault"
+    generate(root, 300)
+    refresh_notes(root, Parsing(), tmp_path / "notes.arrow")
+    return root, tmp_path
+
+
+def test_unchanged_notes_come_from_the_cache(synthetic):
+    root, work = synthetic
+    notes, cache = work / "notes.arrow", work / "cache.arrow"
+    first = extract_all(notes, cache, Extraction(), "sys")
+    assert first.notes_extracted == 301 and first.lines  # one broken-frontmatter note too
+    again = extract_all(notes, cache, Extraction(), "sys")
+    assert again.notes_extracted == 0 and again.lines == first.lines
+
+    changed = sorted((root / "Daily").rglob("*.md"))[0]
+    changed.write_text(changed.read_text() + "\nI realize the cache noticed. #insight\n")
+    refresh_notes(root, Parsing(), notes)
+    third = extract_all(notes, cache, Extraction(), "sys")
+    assert third.notes_extracted == 1 and len(third.lines) >= len(first.lines)
+
+    other_rules = extract_all(notes, cache, Extraction(reflection_tags=["insight"]), "sys")
+    assert other_rules.notes_extracted == 301, "new rules must not reuse old examples"
+    templated = extract_all(notes, cache, Extraction(), "sys", frozenset({"A template line."}))
+    assert templated.notes_extracted == 301, "new templates must not reuse old examples"
+
+
+def test_worker_processes_give_the_same_notes_and_examples(synthetic, monkeypatch):
+    root, work = synthetic
+    serial_scan = vault.scan_vault(root)
+    serial = extract_all(work / "notes.arrow", work / "serial.arrow", Extraction(), "sys")
+    monkeypatch.setattr(vault, "PARALLEL_MIN_FILES", 10)
+    monkeypatch.setattr(extraction, "PARALLEL_MIN_NOTES", 10)
+    parallel_scan = vault.scan_vault(root)
+    assert parallel_scan.table.equals(serial_scan.table)
+    assert parallel_scan.skipped == serial_scan.skipped
+    parallel = extract_all(work / "notes.arrow", work / "parallel.arrow", Extraction(), "sys")
+    assert parallel.lines == serial.lines
+
+
+def test_a_corrupt_cache_or_notes_table_is_rebuilt_or_named(synthetic):
+    root, work = synthetic
+    notes, cache = work / "notes.arrow", work / "cache.arrow"
+    first = extract_all(notes, cache, Extraction(), "sys")
+    cache.write_bytes(b"not an arrow file")
+    again = extract_all(notes, cache, Extraction(), "sys")
+    assert again.notes_extracted == 301 and again.lines == first.lines
+
+    notes.write_bytes(b"not an arrow file")
+    with pytest.raises(NotesTableError, match="re-materialize vault_notes"):
+        extract_all(notes, cache, Extraction(), "sys")
+    scan = refresh_notes(root, Parsing(), notes)  # an unreadable table: every note read again
+    assert scan.table.num_rows == 301 and not scan.reused
+    assert extract_all(notes, cache, Extraction(), "sys").lines == first.lines
