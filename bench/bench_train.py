@@ -53,21 +53,16 @@ def forge_config(env: dict[str, str], out: Path):
     from forge_pipeline.lib.core.config import load_settings
     from forge_pipeline.lib.core.layout import Layout
     from forge_pipeline.lib.training.hardware import detect_hardware
-    from forge_pipeline.lib.training.plan import make_plan
-    from forge_pipeline.training.train_lora import TrainConfig
+    from forge_pipeline.lib.training.plan import RunLength, make_plan
+    from forge_pipeline.training.train_config import train_config
 
     settings = load_settings()
     layout = Layout(settings)
     plan = make_plan(detect_hardware(), settings.training, layout.tokens_p95())
-    return TrainConfig(
-        base_model=resolve_base_model(settings),
-        train_file=str(layout.train),
-        val_file=str(layout.val),
-        output_dir=str(out),
-        max_steps=STEPS,
-        threads=THREADS,
-        **plan.knobs(),
-    )
+    knobs = {**plan.knobs(), "learning_rate": settings.training.learning_rate}
+    length = RunLength(STEPS, checkpoint_every=10, time_budget_s=0, reason=f"{STEPS} steps")
+    config = train_config(settings, resolve_base_model(settings), layout, out, length, knobs)
+    return replace(config, threads=THREADS)
 
 
 def run_forge(cfg) -> dict:

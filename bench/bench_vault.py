@@ -5,9 +5,12 @@ Times the work vault_notes and reflection_examples do (refresh_notes, extract_al
 write) without Dagster's per-run overhead, then materializes both assets on the same vault
 through Dagster to show every file is accounted for. Records vault.notes_per_s,
 vault.read_floor_ratio, vault.incremental_speedup, vault.rerun_stat_floor_ratio,
-vault.stat_floor_find_s, vault.assets_100k_s and vault.assets_rerun_100k_s.
+vault.stat_floor_find_s, vault.assets_100k_s and vault.assets_rerun_100k_s; and what extraction
+made of the vault's habits: extract.examples_per_1k_notes, extract.daily_coverage and
+extract.not_yours_leaked (examples from imported highlights or private notes: must be 0).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,15 +21,17 @@ from pathlib import Path
 import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench.habit_vaults
 from results import record  # noqa: E402
-from synthetic_vault import generate  # noqa: E402
 
+from bench.habit_vaults import HIGHLIGHTS  # noqa: E402
+from bench.synthetic_vault import PRIVATE_MARKER, generate  # noqa: E402
 from forge_pipeline.defs.dataset.assets import reflection_examples  # noqa: E402
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource  # noqa: E402
 from forge_pipeline.defs.vault.assets import vault_notes  # noqa: E402
 from forge_pipeline.lib.core.config import Extraction, Parsing  # noqa: E402
 from forge_pipeline.lib.core.jsonl import write_lines  # noqa: E402
-from forge_pipeline.lib.dataset.extraction import extract_all  # noqa: E402
+from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all  # noqa: E402
 from forge_pipeline.lib.vault.scan import refresh_notes  # noqa: E402
 from forge_pipeline.lib.vault.templates import template_lines  # noqa: E402
 
@@ -62,8 +67,8 @@ def find_stat(vault: Path) -> float:
     return time.perf_counter() - started
 
 
-def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int]:
-    """Seconds for what the two assets do; notes in the table and files accounted for."""
+def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int, ExtractionRun]:
+    """Seconds for what the two assets do; notes, files accounted for, what was extracted."""
     started = time.perf_counter()
     scan = refresh_notes(vault, Parsing(), work / "notes.arrow")
     boilerplate = template_lines(vault, Extraction().templates_folder)
@@ -72,7 +77,18 @@ def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int]:
     seconds = time.perf_counter() - started
     notes = scan.table.num_rows + len(scan.reused)
     assert scan.files_seen == notes + len(scan.skipped), "a file was not accounted for"
-    return seconds, notes, scan.files_seen
+    return seconds, notes, scan.files_seen, run
+
+
+def leaked(run: ExtractionRun) -> int:
+    """Examples made of imported highlights or private notes (the generator marks both)."""
+    count = 0
+    for line in run.lines:
+        example = json.loads(line)
+        source, answer = example["source_file"], example["messages"][-1]["content"]
+        theirs = any(quote in answer for quote in HIGHLIGHTS) or PRIVATE_MARKER in answer
+        count += source.startswith(("Readwise/", "Private/")) or theirs
+    return count
 
 
 def touch_one_percent(vault: Path) -> int:
@@ -119,9 +135,9 @@ def main(notes: int = 100_000) -> None:
     floor = plain_read(vault)
     stat_floor = plain_stat(vault)
     native_stat = find_stat(vault)
-    cold, parsed, seen = parse_and_extract(vault, work)
+    cold, parsed, seen, run = parse_and_extract(vault, work)
     changed = touch_one_percent(vault)
-    incremental, _, _ = parse_and_extract(vault, work)
+    incremental, _, _, _ = parse_and_extract(vault, work)
     print(
         f"{seen} files, {parsed} notes: plain read {floor:.2f} s, cold {cold:.2f} s, "
         f"plain stat {stat_floor:.2f} s (find {native_stat:.2f} s), "
@@ -136,6 +152,11 @@ def main(notes: int = 100_000) -> None:
     record("vault.rerun_stat_floor_ratio", stat_ratio, "x", COMMAND, stat_note)
     find_note = note + ", GNU find stat-ing every file (what a re-run cannot go below)"
     record("vault.stat_floor_find_s", round(native_stat, 2), "s", COMMAND, find_note)
+    habits = note + ", every habit of bench/habit_vaults.py, default extraction rules"
+    per_1k = round(1000 * len(run.lines) / parsed)
+    record("extract.examples_per_1k_notes", per_1k, "examples", COMMAND, habits)
+    record("extract.daily_coverage", run.daily_coverage, "share", COMMAND, habits)
+    record("extract.not_yours_leaked", leaked(run), "examples", COMMAND, habits)
     dagster_cold, dagster_rerun = assets_through_dagster(vault, OUT / "home")
     record(
         "vault.assets_100k_s", round(dagster_cold, 1), "s", COMMAND, note + ", cold, via Dagster"

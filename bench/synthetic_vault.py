@@ -1,9 +1,11 @@
-"""Generate a realistic Obsidian-style vault of any size, with a share of broken files."""
+"""A realistic vault of any size: every writing habit, imports, private notes, odd files."""
 
 import datetime as dt
 import random
 from collections import Counter
 from pathlib import Path
+
+from bench.habit_vaults import HIGHLIGHTS, STYLES, WRITERS, prompt_template
 
 TAGS = ["daily", "work", "family", "health", "running", "reading", "money", "travel", "cooking"]
 NESTED = ["area/health", "area/work", "project/garden", "project/thesis", "people/lena"]
@@ -31,6 +33,10 @@ FILLER = (
     "Nothing remarkable happened, which is its own kind of good day. "
 )
 BROKEN_KINDS = ["latin1", "empty", "binary", "bad_frontmatter", "attachment", "oversized"]
+# Of every ten notes: six logs with a tagged reflection or not, one in each habit of habit_vaults.
+HABIT_OF_TEN = ["log"] * 6 + list(STYLES)
+IMPORT_EVERY = 50  # one imported highlights note (Readwise) and one private note per 50 notes
+PRIVATE_MARKER = "This stays between me and this page"
 
 
 def note_text(rng: random.Random, day: dt.date, index: int) -> str:
@@ -56,6 +62,30 @@ def note_text(rng: random.Random, day: dt.date, index: int) -> str:
     return "\n".join(parts)
 
 
+def habit_note(rng: random.Random, habit: str, day: dt.date, index: int) -> tuple[Path, str]:
+    """Where one daily note of a habit goes (unique per index) and its text."""
+    if habit == "log":
+        folder = Path("Daily") / str(day.year) / f"{day.month:02d}"
+        return folder / f"{day}-{index}.md", note_text(rng, day, index)
+    rel, text = WRITERS[habit](rng, day)
+    rel = Path(rel)
+    return rel.with_name(f"{rel.stem}-{index}{rel.suffix}"), text
+
+
+def not_yours_notes(root: Path, rng: random.Random, index: int) -> None:
+    """An imported highlights note and a private note: neither may reach the training set."""
+    folder, private = root / "Readwise" / "Books", root / "Private"
+    folder.mkdir(parents=True, exist_ok=True)
+    private.mkdir(exist_ok=True)
+    quote = rng.choice(HIGHLIGHTS)
+    (folder / f"Book {index}.md").write_text(
+        f"# Book {index}\n## Metadata\n- Full Title: Book {index}\n## Highlights\n- {quote}\n"
+    )
+    (private / f"private-{index}.md").write_text(
+        f"---\nprivate: true\n---\n## Journal\n{PRIVATE_MARKER}: I am afraid of the move.\n"
+    )
+
+
 def broken_file(root: Path, kind: str, index: int) -> None:
     """One file of a kind Forge must skip or flag."""
     folder = root / "Inbox"
@@ -78,20 +108,27 @@ def broken_file(root: Path, kind: str, index: int) -> None:
 
 
 def generate(root: Path, notes: int, seed: int = 7, broken_share: float = 0.005) -> Counter:
-    """Write notes daily notes (spread over year folders) plus broken files; count by kind."""
+    """Write `notes` daily notes in every habit, imports, private and broken files; count them."""
     rng = random.Random(seed)
     for folder in ("Inbox", "attachments", ".obsidian", "Templates"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / ".obsidian" / "app.json").write_text("{}")
     (root / "Templates" / "Daily.md").write_text("---\ndate: {{date}}\n---\n## Log\n")
+    (root / "Templates" / "Evening review.md").write_text(prompt_template())
     counts: Counter = Counter()
     start = dt.date(2000, 1, 1)
     for index in range(notes):
         day = start + dt.timedelta(days=index % 9000)
-        folder = root / "Daily" / str(day.year) / f"{day.month:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{day.isoformat()}-{index}.md").write_text(note_text(rng, day, index))
-        counts["note"] += 1
+        habit = HABIT_OF_TEN[index % len(HABIT_OF_TEN)]
+        rel, text = habit_note(rng, habit, day, index)
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        counts[habit] += 1
+        if index % IMPORT_EVERY == IMPORT_EVERY - 1:
+            not_yours_notes(root, rng, index)
+            counts["imported"] += 1
+            counts["private"] += 1
     for index in range(max(len(BROKEN_KINDS), int(notes * broken_share))):
         kind = BROKEN_KINDS[index % len(BROKEN_KINDS)]
         if kind == "oversized" and counts[kind] >= 2:

@@ -67,7 +67,7 @@ def test_vault_notes_accounts_for_broken_files(chain_run):
     result, _ = chain_run
     meta = metadata(result, "vault_notes")
     assert meta["files_seen"] == meta["notes_parsed"] + meta["notes_skipped"]
-    assert meta["notes_skipped"] == 4
+    assert meta["notes_skipped"] == 5
     assert "not valid UTF-8" in meta["skipped_files"]
     assert "empty file" in meta["skipped_files"]
     assert meta["notes_with_problems"] == 1

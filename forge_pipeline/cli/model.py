@@ -1,6 +1,7 @@
 """`forge serve`, `chat`, `ask`, `rollback`: the deployed model."""
 
 import os
+from collections.abc import Callable
 
 import typer
 
@@ -20,7 +21,7 @@ from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry
 
 
-@app.command()
+@app.command(rich_help_panel="Model")
 def serve(
     host: str = typer.Option(None, help="Default: serving.host (127.0.0.1)."),
     port: int = typer.Option(None, help="Default: serving.port."),
@@ -46,7 +47,7 @@ def serve(
     uvicorn.run(application, host=serving.host, port=serving.port, log_level="warning")
 
 
-@app.command()
+@app.command(rich_help_panel="Model")
 def chat(
     url: str = typer.Option(None, help="A running server; default: the current GGUF in process."),
 ) -> None:
@@ -54,7 +55,7 @@ def chat(
     settings = current_settings()
     history = [{"role": "system", "content": settings.system_prompt}]
     try:
-        stream = _server_stream(settings, url) if url else _local_stream(settings)
+        stream, count = _server_stream(settings, url) if url else _local_stream(settings)
     except USER_ERRORS as exc:
         fail(exc)
     while True:
@@ -65,6 +66,7 @@ def chat(
         if not prompt:
             break
         history.append({"role": "user", "content": prompt})
+        history = recent_history(history, settings.serving.n_ctx, count)
         console.print("[bold]Forge[/bold]: ", end="")
         reply = ""
         for piece in stream(history):
@@ -72,6 +74,28 @@ def chat(
             console.print(piece, end="", markup=False, highlight=False)
         console.print()
         history.append({"role": "assistant", "content": reply})
+
+
+REPLY_TOKENS = 256
+TURN_MARKER_TOKENS = 8  # the chat template's markers around each turn
+
+
+def recent_history(
+    history: list[dict[str, str]], n_ctx: int, count_tokens: Callable[[str], int]
+) -> list[dict[str, str]]:
+    """The system turn and as many of the latest turns as leave room for a reply in n_ctx."""
+    budget = n_ctx - REPLY_TOKENS - count_tokens(history[0]["content"]) - TURN_MARKER_TOKENS
+    kept: list[dict[str, str]] = []
+    for turn in reversed(history[1:]):
+        budget -= count_tokens(turn["content"]) + TURN_MARKER_TOKENS
+        if budget < 0 and kept:
+            break
+        kept.insert(0, turn)
+    return [history[0], *kept]
+
+
+def _estimated_tokens(text: str) -> int:
+    return len(text) // 3 + 1  # a cautious average where no tokenizer is at hand
 
 
 def _local_stream(settings: Settings):
@@ -83,12 +107,18 @@ def _local_stream(settings: Settings):
 
     def stream(history):
         chunks = llm.create_chat_completion(
-            messages=history, max_tokens=256, stream=True, logits_processor=token_cap(llm, 256)
+            messages=history,
+            max_tokens=REPLY_TOKENS,
+            stream=True,
+            logits_processor=token_cap(llm, REPLY_TOKENS),
         )
         for chunk in chunks:
             yield chunk["choices"][0]["delta"].get("content") or ""
 
-    return stream
+    def count(text: str) -> int:
+        return len(llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    return stream, count
 
 
 def _server_stream(settings: Settings, url: str):
@@ -98,14 +128,14 @@ def _server_stream(settings: Settings, url: str):
 
     def stream(history):
         for chunk in client.chat.completions.create(
-            model=MODEL_ALIAS, messages=history, max_tokens=256, stream=True
+            model=MODEL_ALIAS, messages=history, max_tokens=REPLY_TOKENS, stream=True
         ):
             yield chunk.choices[0].delta.content or ""
 
-    return stream
+    return stream, _estimated_tokens
 
 
-@app.command()
+@app.command(rich_help_panel="Model")
 def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in forge.yaml.")) -> None:
     """Answer one prompt with the deployed model, in process."""
     settings = current_settings()
@@ -122,7 +152,7 @@ def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in for
     console.print(f"[bold]Forge[/bold]: {answer.reply}")
 
 
-@app.command()
+@app.command(rich_help_panel="Model")
 def rollback(
     url: str = typer.Option(None, help="Default: the configured server, if it is up."),
 ) -> None:

@@ -29,7 +29,7 @@ STEP_EVENT = re.compile(r" - ([\w.]+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE|ST
 DONE = {"STEP_SUCCESS": "done", "STEP_SKIPPED": "skipped (unchanged)", "STEP_FAILURE": "failed"}
 
 
-@app.command()
+@app.command(rich_help_panel="Pipeline")
 def run() -> None:
     """Materialize the whole chain (job forge_full) with progress, as `dagster job execute` does."""
     from forge_pipeline.definitions import defs
@@ -65,7 +65,7 @@ def run() -> None:
     console.print(f"forge_full succeeded; log: {log}")
 
 
-@app.command()
+@app.command(rich_help_panel="Pipeline")
 def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -> None:
     """The Dagster web UI and daemon (`dagster dev`) on 127.0.0.1 with this project's workspace."""
     settings = current_settings()
@@ -83,7 +83,7 @@ def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
 
 
-@app.command()
+@app.command(rich_help_panel="Pipeline")
 def status() -> None:
     """The latest forge_full run, each asset's latest materialization, the deployed version."""
     import dagster as dg

@@ -26,14 +26,15 @@ from forge_pipeline.lib.core.config import (
     config_path,
     load_settings,
 )
+from forge_pipeline.lib.core.jsonl import count_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.yaml_edit import set_value
 from forge_pipeline.lib.export.gguf_export import converter_dir
 from forge_pipeline.lib.training.hardware import detect_hardware
-from forge_pipeline.lib.training.plan import make_plan
+from forge_pipeline.lib.training.plan import make_plan, run_length
 
 
-@app.command()
+@app.command(rich_help_panel="Setup")
 def init(
     vault: Annotated[
         Path | None, typer.Option(help="Your notes vault; Forge only ever reads it.")
@@ -88,7 +89,7 @@ def _template() -> str:
     return (PROJECT_ROOT / "forge.yaml").read_text(encoding="utf-8")
 
 
-@app.command()
+@app.command(rich_help_panel="Setup")
 def prepare() -> None:
     """Download and prepare the base model and llama.cpp's converter (done once)."""
     settings = current_settings()
@@ -102,7 +103,7 @@ def prepare() -> None:
     console.print(f"base model: {model}\nconverter:  {tools}")
 
 
-@app.command()
+@app.command(rich_help_panel="Setup")
 def detect() -> None:
     """The GPU as NVML reports it (or the CPU), its architecture and training precision."""
     machine = detect_hardware()
@@ -119,13 +120,16 @@ def detect() -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Setup")
 def plan(goal: str = typer.Argument(None, help="What the model is for, in your words.")) -> None:
     """The training plan for this machine and the curated set, and the goal as system prompt."""
     settings = current_settings()
     machine = detect_hardware()
-    tokens_p95 = Layout(settings).tokens_p95()
+    layout = Layout(settings)
+    tokens_p95 = layout.tokens_p95()
     chosen = make_plan(machine, settings.training, tokens_p95)
+    examples = count_lines(layout.train) if layout.train.exists() else 0
+    length = run_length(settings.training, examples, chosen.batch_size * chosen.grad_accum)
     console.print(
         f"[bold]{machine.gpu_name or 'CPU'}[/bold] · {machine.architecture} · "
         f"{machine.vram_total_gb} GB VRAM · BF16 {'yes' if machine.supports_bf16 else 'no'}"
@@ -135,20 +139,26 @@ def plan(goal: str = typer.Argument(None, help="What the model is for, in your w
     for row in chosen.rows():
         table.add_row(*row)
     console.print(table)
+    console.print(f"run length: {length.reason}", highlight=False)
     if tokens_p95 is None:
         console.print("max_length assumes 256 tokens: materialize curated_dataset to size it.")
+    if not examples:
+        console.print("the run's length needs the curated set: materialize curated_dataset.")
     if goal:
-        _plan_goal(settings, goal)
+        _plan_goal(settings, goal, length.steps if examples else UNKNOWN_LENGTH_STEPS)
 
 
-def _plan_goal(settings: Settings, goal: str) -> None:
+UNKNOWN_LENGTH_STEPS = 40  # what Gemini's max_steps advice is bounded by before any data exists
+
+
+def _plan_goal(settings: Settings, goal: str, steps: int) -> None:
     """The goal as a system prompt: Gemini's (only the goal is sent), else the goal as written."""
     prompt, key = goal, os.environ.get(KEY_ENV, "")
     if key:
         try:
             with console.status("Asking Gemini to plan for the goal…"):
                 answer, accepted, refused = plan_for_goal(
-                    GeminiClient(key, settings.gemini), goal, settings.training.max_steps
+                    GeminiClient(key, settings.gemini), goal, steps
                 )
         except GeminiError as exc:
             console.print(f"[yellow]{exc} Using the goal as written.[/yellow]")

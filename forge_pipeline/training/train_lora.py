@@ -16,46 +16,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from forge_pipeline.lib.training.healing import DISK_FULL_EXIT, OUT_OF_MEMORY_EXIT
 from forge_pipeline.training.backend import LORA_TARGETS, choose_backend, load_unsloth, padding_free
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+from forge_pipeline.training.train_config import TrainConfig
 
 FAILURE_TAIL_CHARS = 4000
 MEMORY_POLL_S = 0.01
-
-
-@dataclass
-class TrainConfig:
-    """Everything one training run needs."""
-
-    base_model: str  # local Hugging Face folder or cached Hub id
-    train_file: str  # chat JSONL: one {"messages": [...]} per line
-    val_file: str  # same format, held out by source file
-    output_dir: str  # the adapter and metrics.json are written here
-    max_steps: int = 40  # optimizer steps
-    batch_size: int = 4  # examples per forward pass
-    grad_accum: int = 1  # forward passes per optimizer step
-    learning_rate: float = 2e-4  # peak LR, linear decay after 2 warmup steps
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling numerator (scale = alpha / r)
-    max_length: int = 256  # tokens per example; longer ones are truncated
-    precision: str = "fp32"  # fp32 | fp16 | bf16, chosen by the caller from the hardware
-    threads: int = 0  # torch CPU threads; 0 = all cores
-    memory_limit_mb: int = 0  # stop as out of memory past this resident size (Linux); 0 = none
-    seed: int = 42
-    checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
-    checkpoint_every: int = 10
-    gradient_checkpointing: bool = False  # less memory, ~30% slower
-    load_in_4bit: bool = False  # QLoRA: the base in 4-bit through bitsandbytes (CUDA only)
-    early_stopping_patience: int = 3  # evals (one per checkpoint) without improvement; 0 = off
-    failure_file: str = ""  # on failure, the traceback's tail is written here for diagnosis
-
 
 Reporter = Callable[[dict[str, Any]], None]
 
@@ -64,98 +34,153 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     """Evaluate the base, train the adapter, evaluate again; return the figures."""
     import torch
 
+    # The stack is chosen first: Unsloth patches transformers and TRL, so it must load first.
     use_cuda = torch.cuda.is_available()
     backend = choose_backend(use_cuda)
     if backend == "unsloth":
-        import unsloth  # noqa: F401  (it patches transformers and TRL, so it comes first)
+        import unsloth  # noqa: F401
     from datasets import load_dataset
-    from peft import LoraConfig
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoTokenizer,
-        EarlyStoppingCallback,
-        PrinterCallback,
-        TrainerCallback,
-    )
-    from trl import SFTConfig
+    from transformers import EarlyStoppingCallback, PrinterCallback
 
+    from forge_pipeline.training.callbacks import Progress, TimeBudget
     from forge_pipeline.training.plain_loss import PlainLossSFTTrainer
 
     _injected_failure(cfg)
-    local = Path(cfg.base_model)
-    if local.is_dir() and not (local / "config.json").exists():
-        # transformers would fail later with a puzzling tokenizer error instead.
-        raise FileNotFoundError(f"{local} holds no config.json: not a Hugging Face model folder")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     packed = padding_free(use_cuda)
-    half = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
-    if backend == "unsloth":
-        dtype = half if cfg.precision in ("bf16", "fp16") else torch.float32
-        model, tokenizer = load_unsloth(cfg, dtype)
-        peft_config = None  # the model comes wrapped in its adapter
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
-        quantization = None
-        if cfg.load_in_4bit:
-            from transformers import BitsAndBytesConfig
-
-            quantization = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=half
-            )
-        model = AutoModelForCausalLM.from_pretrained(
-            cfg.base_model,
-            # fp16 trains with fp32 master weights: AMP cannot unscale fp16 gradients.
-            dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32,
-            quantization_config=quantization,
-            **({"attn_implementation": "flash_attention_2"} if packed else {}),
-        )
-        peft_config = LoraConfig(
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=0.0,  # dropout on every projection's input cost ~20% of a CPU step
-            target_modules=LORA_TARGETS,
-            task_type="CAUSAL_LM",
-        )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    model, tokenizer, peft_config = load_model(cfg, backend, packed)
     data = load_dataset("json", data_files={"train": cfg.train_file, "val": cfg.val_file})
     data = data.select_columns(["messages"])
 
-    started = time.perf_counter()
-
-    class Progress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs:
-                return
-            if not math.isfinite(float(logs["loss"])):
-                raise FloatingPointError(
-                    f"non-finite loss ({logs['loss']}) at step {state.global_step}"
-                )
-            elapsed = time.perf_counter() - started
-            report(
-                {
-                    "step": state.global_step,
-                    "max_steps": state.max_steps,
-                    "loss": round(float(logs["loss"]), 4),
-                    "learning_rate": float(logs.get("learning_rate", 0.0)),
-                    "tokens_per_s": round(state.num_input_tokens_seen / max(elapsed, 1e-9), 1),
-                    "eta_s": round(
-                        elapsed / max(state.global_step, 1) * (state.max_steps - state.global_step),
-                        1,
-                    ),
-                }
-            )
-
-    resume = latest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.checkpoint_dir else None
-    tokens_before = _tokens_seen(resume)
+    # Loss on the answers only, through a template that marks them (when one renders alike).
     serving_template = tokenizer.chat_template
     template = training_template(tokenizer, data["train"][0]["messages"])
     if template:
         tokenizer.chat_template = template
+
+    # Checkpoints (and evals) only where a re-run can resume from them.
+    resume = latest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.checkpoint_dir else None
     evaluating = bool(cfg.checkpoint_dir)
-    interval = eval_interval(len(data["train"]), cfg)
-    args = SFTConfig(
+    callbacks: list[Any] = [Progress(report)]
+    if evaluating and cfg.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    budget = TimeBudget(cfg.time_budget_s, report) if cfg.time_budget_s > 0 else None
+    if budget:
+        callbacks.append(budget)
+    trainer = PlainLossSFTTrainer(
+        model=model,
+        args=sft_args(
+            cfg, backend, packed, template is not None, evaluating, len(data["train"]), use_cuda
+        ),
+        train_dataset=data["train"],
+        eval_dataset=data["val"],
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    trainer.answer_logits_only = backend == "peft"
+    trainer.remove_callback(PrinterCallback)  # progress goes through report() instead
+
+    # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
+    base_eval_loss = float(trainer.evaluate()["eval_loss"])
+    report({"event": "base_eval", "eval_loss": round(base_eval_loss, 4)})
+    if resume:
+        report({"event": "resume", "checkpoint": str(resume)})
+    tokens_before = _tokens_seen(resume)  # before training: old checkpoints get rotated away
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    train_seconds = time.perf_counter() - started
+    tuned_eval_loss = float(trainer.evaluate()["eval_loss"])
+
+    trainer.model.save_pretrained(cfg.output_dir)
+    tokenizer.chat_template = serving_template  # the exported model keeps the served template
+    tokenizer.save_pretrained(cfg.output_dir)
+    figures = {
+        **run_metrics(trainer, cfg, tokens_before, train_seconds),
+        "steps": int(result.global_step),
+        "planned_steps": cfg.max_steps,
+        "budget_steps": budget.cap if budget else None,
+        "stopped_by_budget": bool(budget and budget.cap and result.global_step <= budget.cap),
+        "stopped_early": int(result.global_step) < cfg.max_steps,
+        "s_per_step": round(train_seconds / max(result.global_step - _step_of(resume), 1), 3),
+        "train_examples": len(data["train"]),
+        "val_examples": len(data["val"]),
+        "loss_on": "assistant tokens" if template else "all tokens",
+        "base_eval_loss": round(base_eval_loss, 4),
+        "tuned_eval_loss": round(tuned_eval_loss, 4),
+        "tuned_eval_perplexity": round(math.exp(min(tuned_eval_loss, 50)), 3),
+        "resumed_from_step": _step_of(resume),
+        "device": "cuda" if use_cuda else "cpu",
+        "backend": backend,
+        "padding_free": packed,
+        "threads": torch.get_num_threads(),
+    }
+    Path(cfg.output_dir, "metrics.json").write_text(json.dumps(figures, indent=2))
+    Path(cfg.output_dir, "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    if cfg.checkpoint_dir:
+        shutil.rmtree(cfg.checkpoint_dir, ignore_errors=True)  # the adapter is saved
+    return figures
+
+
+def load_model(cfg: TrainConfig, backend: str, packed: bool) -> tuple[Any, Any, Any]:
+    """The base model and tokenizer, and the LoRA config PEFT wraps it in (None for Unsloth)."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    local = Path(cfg.base_model)
+    if local.is_dir() and not (local / "config.json").exists():
+        # transformers would fail later with a puzzling tokenizer error instead.
+        raise FileNotFoundError(f"{local} holds no config.json: not a Hugging Face model folder")
+    half = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    if backend == "unsloth":
+        model, tokenizer = load_unsloth(cfg, half if cfg.precision != "fp32" else torch.float32)
+        return model, _with_pad_token(tokenizer), None  # it comes wrapped in its adapter
+    quantization = None
+    if cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=half
+        )
+    model = AutoModelForCausalLM.from_pretrained(
+        cfg.base_model,
+        # fp16 trains with fp32 master weights: AMP cannot unscale fp16 gradients.
+        dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32,
+        quantization_config=quantization,
+        **({"attn_implementation": "flash_attention_2"} if packed else {}),
+    )
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=0.0,  # dropout on every projection's input cost ~20% of a CPU step
+        target_modules=LORA_TARGETS,
+        task_type="CAUSAL_LM",
+    )
+    return model, _with_pad_token(AutoTokenizer.from_pretrained(cfg.base_model)), lora
+
+
+def _with_pad_token(tokenizer: Any) -> Any:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def sft_args(
+    cfg: TrainConfig,
+    backend: str,
+    packed: bool,
+    answers_marked: bool,
+    evaluating: bool,
+    train_examples: int,
+    use_cuda: bool,
+) -> Any:
+    """TRL's SFTConfig for this run: every choice from the config and the hardware."""
+    from trl import SFTConfig
+
+    interval = eval_interval(train_examples, cfg)
+    return SFTConfig(
         output_dir=cfg.checkpoint_dir or str(Path(cfg.output_dir) / "checkpoints"),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
@@ -177,8 +202,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         logging_steps=1,
         # The default filter logs a NaN step as loss 0.0; Forge must see it to heal it.
         logging_nan_inf_filter=False,
-        # Loss on the answers only, where the template marks them; else on every token.
-        assistant_only_loss=template is not None,
+        assistant_only_loss=answers_marked,
         eval_strategy="steps" if evaluating else "no",
         eval_steps=interval,
         save_strategy="steps" if evaluating else "no",
@@ -194,70 +218,27 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
-    trainer = PlainLossSFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=data["train"],
-        eval_dataset=data["val"],
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[Progress()]
-        + (
-            [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
-            if evaluating and cfg.early_stopping_patience > 0
-            else []
-        ),
-    )
-    trainer.answer_logits_only = backend == "peft"
-    trainer.remove_callback(PrinterCallback)  # progress goes through report() instead
-    # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
-    base_eval_loss = float(trainer.evaluate()["eval_loss"])
-    report({"event": "base_eval", "eval_loss": round(base_eval_loss, 4)})
-    if resume:
-        report({"event": "resume", "checkpoint": str(resume)})
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.perf_counter() - started
+
+
+def run_metrics(trainer: Any, cfg: TrainConfig, tokens_before: int, seconds: float) -> dict:
+    """Losses, throughput and the knobs the run used, from the trainer's state."""
+    history = trainer.state.log_history
+    losses = [log["loss"] for log in history if "loss" in log]
+    evals = [(log["step"], log["eval_loss"]) for log in history if "eval_loss" in log]
     tokens_now = int(trainer.state.num_input_tokens_seen) - tokens_before
-    tuned_eval_loss = float(trainer.evaluate()["eval_loss"])
-    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    evals = [
-        (log["step"], log["eval_loss"]) for log in trainer.state.log_history if "eval_loss" in log
-    ]
-    trainer.model.save_pretrained(cfg.output_dir)
-    tokenizer.chat_template = serving_template  # the exported model keeps the served template
-    tokenizer.save_pretrained(cfg.output_dir)
-    metrics = {
-        "steps": int(result.global_step),
-        "train_examples": len(data["train"]),
-        "val_examples": len(data["val"]),
+    return {
         "first_train_loss": round(float(losses[0]), 4),
         "last_train_loss": round(float(losses[-1]), 4),
         "loss_curve": [round(float(x), 4) for x in losses],
         "eval_curve": [[int(step), round(float(loss), 4)] for step, loss in evals],
-        "stopped_early": int(result.global_step) < cfg.max_steps,
-        "loss_on": "assistant tokens" if template else "all tokens",
-        "base_eval_loss": round(base_eval_loss, 4),
-        "tuned_eval_loss": round(tuned_eval_loss, 4),
-        "tuned_eval_perplexity": round(math.exp(min(tuned_eval_loss, 50)), 3),
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": round(seconds, 1),
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
-        "tokens_per_s": round(tokens_now / train_seconds, 1),
+        "tokens_per_s": round(tokens_now / seconds, 1),
         "labelled_tokens_trained": trainer.labelled_tokens,
-        "resumed_from_step": _step_of(resume),
         "precision": cfg.precision,
         "batch_size": cfg.batch_size,
         "grad_accum": cfg.grad_accum,
-        "device": "cuda" if use_cuda else "cpu",
-        "backend": backend,
-        "padding_free": packed,
-        "threads": torch.get_num_threads(),
     }
-    Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2))
-    Path(cfg.output_dir, "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    if cfg.checkpoint_dir:
-        shutil.rmtree(cfg.checkpoint_dir, ignore_errors=True)  # the adapter is saved
-    return metrics
 
 
 # ChatML as SmolLM2 and the test models write it, with the answer (and its end token) marked
@@ -397,6 +378,8 @@ def _run_under_pipes() -> None:
 
 def main() -> None:
     """Entry point: Pipes when launched by Dagster, else --config FILE."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub is reachable: never wait for one
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
     if DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ:

@@ -1,4 +1,4 @@
-"""`forge init` and `forge plan "<goal>"`: settings written in place, the Gemini key checked.
+"""`forge init`, `forge plan "<goal>"` and `forge explain NOTE`: settings, the key, one note.
 
 Does not touch: the pipeline's assets (see test_gemini_assets.py), the real Gemini API.
 """
@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from forge_pipeline.cli import app
 from forge_pipeline.lib.core.config import PROJECT_ROOT
 from forge_pipeline_tests.fake_gemini import FakeGemini, default_answer, serve
+from forge_pipeline_tests.helpers import SAMPLE_VAULT
 
 KEY = "AIza-cli-test-key-0042"
 
@@ -90,3 +91,26 @@ def test_plan_offline_uses_the_goal_as_written(config: Path):
     result = forge("plan", "remember my travels")
     assert result.exit_code == 0, result.output
     assert "system prompt: 'remember my travels'" in result.output
+
+
+@pytest.fixture
+def sample_vault(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORGE_VAULT", str(SAMPLE_VAULT))
+
+
+def test_explain_shows_each_passage_taken_or_left(sample_vault):
+    result = forge("explain", "Daily/2026-06-01.md")
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "Daily/2026-06-01.md: 3 example(s)" in output
+    assert "taken" in output and "question" in output and "section:Journal" in output
+    assert "left: link list" in output  # the line of links to yesterday and tomorrow
+    assert "left: score -1 < 3" in output
+
+
+def test_explain_a_note_left_out_whole_and_a_missing_one(sample_vault):
+    result = forge("explain", "Private/Therapy notes.md")
+    assert result.exit_code == 0
+    assert "left out whole: private note" in result.output
+    missing = forge("explain", "Daily/1999-01-01.md")
+    assert missing.exit_code == 1 and "No note at" in missing.output

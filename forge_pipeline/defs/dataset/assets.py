@@ -1,6 +1,7 @@
 """reflection_examples and curated_dataset: from parsed notes to train/val chat JSONL."""
 
 import json
+from collections import Counter
 from typing import Any
 
 import dagster as dg
@@ -16,7 +17,7 @@ from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.core.tokens import CachedTokenCounter
 from forge_pipeline.lib.dataset.curation import assistant_text, curate, pii_left
-from forge_pipeline.lib.dataset.extraction import extract_all
+from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all, rule_category
 from forge_pipeline.lib.dataset.plain import DatasetError, read_dataset
 from forge_pipeline.lib.dataset.profile import (
     by_month,
@@ -27,15 +28,23 @@ from forge_pipeline.lib.dataset.profile import (
     percentile,
     schema_errors,
 )
+from forge_pipeline.lib.dataset.reflections import Limits
 from forge_pipeline.lib.dataset.review import ReviewError, load_review
 from forge_pipeline.lib.vault.templates import template_lines
+
+SAMPLE_SIZE = 10  # examples shown in the metadata, spread over the set
+
+
+def by_rule(examples: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Examples per rule that found them (plain datasets: dataset)."""
+    return Counter(rule_category(e.get("found_by") or "dataset") for e in examples).most_common()
 
 
 @dg.asset(group_name="dataset", kinds={"jsonl"}, deps=["vault_notes"])
 def reflection_examples(
     context: dg.AssetExecutionContext, forge: ForgeResource, gemini: GeminiResource
 ) -> dg.MaterializeResult:
-    """One chat example (system, user question, assistant reflection) per reflection found."""
+    """The person's own words as chat examples (system, question, their answer), note by note."""
     settings = forge.settings()
     layout = Layout(settings)
     boilerplate = template_lines(settings.vault, settings.extraction.templates_folder)
@@ -45,6 +54,7 @@ def reflection_examples(
         settings.extraction,
         settings.system_prompt,
         boilerplate,
+        Limits(settings.curation.min_tokens, settings.curation.max_tokens),
     )
     client, reason = gemini.client(settings.gemini, sends_notes=True)
     questions: dict[str, Any] = {}
@@ -63,38 +73,61 @@ def reflection_examples(
         write_jsonl(layout.examples, examples)
     else:
         write_lines(layout.examples, run.lines)
-        examples = [json.loads(line) for line in run.lines[:5]]  # only the preview needs dicts
+        step = max(1, len(run.lines) // SAMPLE_SIZE)  # a spread sample: only it needs dicts
+        examples = [json.loads(line) for line in run.lines[::step][:SAMPLE_SIZE]]
     sha = sha256_file(layout.examples)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.examples)),
-            "examples": len(run.lines),
-            "notes_with_reflections": run.notes_with_examples,
-            "notes_extracted_this_run": run.notes_extracted,
-            "notes_reused": run.notes_reused,
-            "template_lines_left_out": len(boilerplate),
-            "by_kind": dg.MetadataValue.md(
-                markdown_table(["kind", "examples"], run.kinds.most_common())
-            ),
-            "preview": dg.MetadataValue.md(
-                markdown_table(
-                    ["id", "source", "question", "reflection"],
-                    [
-                        (
-                            e["id"],
-                            e["source_file"],
-                            e["messages"][1]["content"],
-                            e["messages"][2]["content"][:160],
-                        )
-                        for e in examples[:5]
-                    ],
-                )
-            ),
+            **extraction_metadata(run, len(boilerplate)),
+            "sample": dg.MetadataValue.md(example_sample(examples)),
             **questions,
             **gemini_metadata(client, reason),
             "sha256": sha,
         },
         data_version=dg.DataVersion(sha[:16]),
+    )
+
+
+def extraction_metadata(run: ExtractionRun, template_lines_left_out: int) -> dict[str, Any]:
+    """What extraction found and left, by rule and reason, and how much of the journal it covers."""
+    not_yours = sum(n for reason, n in run.left.items() if reason.startswith("not yours"))
+    return {
+        "examples": len(run.lines),
+        "notes_with_examples": run.notes_with_examples,
+        "notes_extracted_this_run": run.notes_extracted,
+        "notes_reused": run.notes_reused,
+        "daily_notes": run.daily_notes,
+        "daily_coverage": dg.MetadataValue.float(run.daily_coverage),
+        "left_out_not_yours": not_yours,
+        "left_out_private": run.left.get("private note", 0),
+        "template_lines_left_out": template_lines_left_out,
+        "by_rule": dg.MetadataValue.md(
+            markdown_table(["rule", "examples"], run.rules.most_common())
+        ),
+        "left_out_by_reason": dg.MetadataValue.md(
+            markdown_table(["reason", "passages or notes"], run.left.most_common())
+        ),
+        "by_kind": dg.MetadataValue.md(
+            markdown_table(["kind", "examples"], run.kinds.most_common())
+        ),
+    }
+
+
+def example_sample(examples: list[dict[str, Any]]) -> str:
+    """Examples as a Markdown table, each with the rule that found it."""
+    return markdown_table(
+        ["id", "source", "rule", "question", "answer"],
+        [
+            (
+                e["id"],
+                e["source_file"],
+                e.get("found_by", ""),
+                e["messages"][-2]["content"],
+                assistant_text(e)[:160],
+            )
+            for e in examples[:: max(1, len(examples) // SAMPLE_SIZE)][:SAMPLE_SIZE]
+        ],
     )
 
 
@@ -222,20 +255,8 @@ def curated_dataset(
             "length_histogram": dg.MetadataValue.md(
                 markdown_table(["conversation tokens", "examples"], length_histogram(lengths))
             ),
-            "sample": dg.MetadataValue.md(
-                markdown_table(
-                    ["id", "source", "question", "answer"],
-                    [
-                        (
-                            e["id"],
-                            e["source_file"],
-                            e["messages"][-2]["content"],
-                            assistant_text(e)[:160],
-                        )
-                        for e in kept[:: max(1, len(kept) // 8)][:8]
-                    ],
-                )
-            ),
+            "by_rule": dg.MetadataValue.md(markdown_table(["rule", "examples"], by_rule(kept))),
+            "sample": dg.MetadataValue.md(example_sample(kept)),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -15,6 +15,7 @@ from forge_pipeline.lib.copilot.tasks import GeminiDiagnosis
 from forge_pipeline.lib.core.artifacts import atomic_dir, sha256_dir
 from forge_pipeline.lib.core.base_model import resolve_base_model
 from forge_pipeline.lib.core.config import Settings
+from forge_pipeline.lib.core.jsonl import count_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.training.healing import (
@@ -26,8 +27,8 @@ from forge_pipeline.lib.training.healing import (
     fix_for,
 )
 from forge_pipeline.lib.training.loss_plot import loss_curve_png, markdown_image
-from forge_pipeline.lib.training.plan import TrainingPlan, make_plan
-from forge_pipeline.training.train_lora import TrainConfig
+from forge_pipeline.lib.training.plan import TrainingPlan, make_plan, run_length
+from forge_pipeline.training.train_config import train_config
 
 
 @dg.asset(
@@ -83,26 +84,17 @@ def lora_adapter(
     client, _ = gemini.client(settings.gemini, sends_notes=False)
     diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
     base_model = resolve_base_model(settings)
+    train_examples = count_lines(layout.train)
     with atomic_dir(layout.adapter) as out:
         while True:
-            config = TrainConfig(
-                base_model=base_model,
-                train_file=str(layout.train),
-                val_file=str(layout.val),
-                output_dir=str(out),
-                max_steps=settings.training.max_steps,
-                lora_r=settings.training.lora_r,
-                lora_alpha=settings.training.lora_alpha,
-                threads=settings.training.threads,
-                memory_limit_mb=settings.training.memory_limit_mb,
-                seed=settings.training.seed,
-                checkpoint_dir=str(checkpoints),
-                checkpoint_every=settings.training.checkpoint_every,
-                early_stopping_patience=settings.training.early_stopping_patience,
-                failure_file=str(failure_file),
-                **knobs,
+            length = run_length(
+                settings.training, train_examples, knobs["batch_size"] * knobs["grad_accum"]
             )
-            context.log.info(f"Training on {machine.architecture}: {json.dumps(asdict(config))}")
+            config = train_config(
+                settings, base_model, layout, out, length, knobs, checkpoints, failure_file
+            )
+            context.log.info(f"Training on {machine.architecture}: {length.reason}")
+            context.log.info(json.dumps(asdict(config)))
             try:
                 trainer.run(context, settings, machine, asdict(config))
                 break
@@ -121,6 +113,7 @@ def lora_adapter(
         metadata={
             **metrics,
             "inputs_fingerprint": inputs,
+            "run_length": length.outcome(metrics.get("s_per_step"), metrics.get("budget_steps")),
             "plan": dg.MetadataValue.md(
                 markdown_table(["knob", "value", "from"], plan.rows())
                 + f"\n\nHardware: {machine.architecture}; suited model: {plan.recommended_model}"

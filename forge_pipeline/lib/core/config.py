@@ -21,6 +21,7 @@ class Parsing(_Section):
 
 
 class Extraction(_Section):
+    # Strong signals anywhere in a note: a reflection tag, a phrase, a free-writing section.
     reflection_tags: list[str] = [
         "reflection",
         "insight",
@@ -37,8 +38,42 @@ class Extraction(_Section):
         "i wonder",
         "in hindsight",
     ]
-    section_headers: list[str] = ["reflections", "reflection", "learnings", "takeaways", "insights"]
+    sections: list[str] = [  # headings (any level, wikilinked or not) over free writing
+        "journal",
+        "diary",
+        "evening review",
+        "morning pages",
+        "today",
+        "thoughts",
+        "notes",
+        "day in short",
+        "gratitude",
+        "wins",
+        "lessons",
+        "reflections",
+        "reflection",
+        "learnings",
+        "takeaways",
+        "insights",
+    ]
+    prose_min_score: int = 3  # prose elsewhere is taken from this score (see forge explain)
     templates_folder: str = "Templates"  # in the vault; lines its templates wrote are not kept
+    # Not the person's words: imports, clippings, highlights.
+    imported_folders: list[str] = [
+        "Readwise",
+        "Kindle",
+        "Clippings",
+        "Omnivore",
+        "Highlights",
+        "Snipd",
+        "Web Clips",
+    ]
+    imported_keys: list[str] = ["source", "url", "source_url", "full_title", "asin"]
+    imported_categories: list[str] = ["articles", "books", "tweets", "podcasts"]
+    imported_headings: list[str] = ["highlights"]
+    my_names: list[str] = []  # your names as `author:` gives them; any other author is not you
+    private_tags: list[str] = ["private"]  # and `private: true`: such notes are never extracted
+    skip_drafts: bool = True  # posts with `draft: true`
 
 
 class Datasets(_Section):
@@ -49,7 +84,7 @@ class Datasets(_Section):
 class Curation(_Section):
     min_tokens: int = 12
     max_tokens: int = 384
-    near_duplicate_threshold: float = Field(0.8, ge=0.3, le=0.95)  # MinHash LSH needs <= 0.95
+    near_duplicate_threshold: float = Field(default=0.8, ge=0.3, le=0.95)  # MinHash LSH: <= 0.95
     review_file: Path = Path("review.yaml")
     val_fraction: float = 0.15
     redact_pii: bool = False
@@ -61,7 +96,9 @@ Auto = Literal["auto"]
 
 
 class Training(_Section):
-    max_steps: int = 40
+    max_steps: int | Auto = "auto"  # "auto": epochs x train examples / effective batch
+    epochs: float = Field(default=3, gt=0)  # passes over the training set when max_steps is auto
+    time_budget_min: float = Field(default=30, ge=0)  # stop where the pace says none fit; 0: off
     batch_size: int | Auto = "auto"  # "auto": from the plan (hardware and data)
     grad_accum: int | Auto = "auto"
     learning_rate: float = 2e-4
@@ -69,9 +106,9 @@ class Training(_Section):
     lora_alpha: int = 32
     max_length: int | Auto = "auto"
     threads: int = 0
-    memory_limit_mb: int = Field(0, ge=0)
+    memory_limit_mb: int = Field(default=0, ge=0)
     seed: int = 42
-    checkpoint_every: int = 10
+    checkpoint_every: int | Auto = "auto"  # "auto": a tenth of the run, at least 5 steps
     early_stopping_patience: int = 3
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     gradient_checkpointing: bool | Auto = "auto"
@@ -97,15 +134,15 @@ class Automation(_Section):
 
 
 class Gemini(_Section):
-    model: str = Field("gemini-2.5-flash", min_length=1)
+    model: str = Field(default="gemini-2.5-flash", min_length=1)
     share_notes: bool = False  # note text is sent only when true (redacted and capped)
     base_url: str = ""  # a proxy, or the tests' fake server; empty: Google's endpoint
     timeout_s: float = 30
-    retries: int = Field(3, ge=0, le=10)
+    retries: int = Field(default=3, ge=0, le=10)
     backoff_s: float = 1.0
-    max_samples: int = Field(20, ge=0)  # examples per request, at most
-    max_bytes: int = Field(16000, ge=1000)  # note text per request, at most
-    max_questions_per_run: int = Field(200, ge=0)  # new reflections given a Gemini question
+    max_samples: int = Field(default=20, ge=0)  # examples per request, at most
+    max_bytes: int = Field(default=16000, ge=1000)  # note text per request, at most
+    max_questions_per_run: int = Field(default=200, ge=0)  # new reflections given a Gemini question
 
 
 class Docker(_Section):

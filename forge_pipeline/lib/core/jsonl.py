@@ -28,3 +28,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All rows of a JSON Lines file."""
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def count_lines(path: Path) -> int:
+    """Examples in a JSONL file."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())

@@ -13,8 +13,9 @@ from forge_pipeline.lib.core import example_id
 from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.core.source_key import source_key
 from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_workers
-from forge_pipeline.lib.dataset import reflections
-from forge_pipeline.lib.dataset.reflections import QUESTIONS, examples_from_note
+from forge_pipeline.lib.dataset import blocks, clean, kinds, passages, reflections
+from forge_pipeline.lib.dataset.kinds import QUESTIONS
+from forge_pipeline.lib.dataset.reflections import Limits, explain_note
 from forge_pipeline.lib.vault import scan as vault
 from forge_pipeline.lib.vault import templates
 from forge_pipeline.lib.vault.notes_store import (
@@ -31,6 +32,9 @@ CACHE_SCHEMA = pa.schema(
         ("sha256", pa.string()),
         ("examples", pa.list_(pa.string())),
         ("kinds", pa.list_(pa.string())),  # each example's kind, so counting parses no JSON
+        ("rules", pa.list_(pa.string())),  # the rule that found each example
+        ("left", pa.list_(pa.string())),  # why each passage left out was left, by category
+        ("daily", pa.bool_()),  # a daily note (dated by its name or folders)
     ]
 )
 # Below this many notes to extract, starting worker processes costs more than it saves.
@@ -46,6 +50,15 @@ class ExtractionRun:
     notes_reused: int
     kinds: Counter[str]
     notes_with_examples: int
+    rules: Counter[str]  # examples by the rule that found them
+    left: Counter[str]  # passages (or whole notes) left out, by reason
+    daily_notes: int
+    daily_with_examples: int
+
+    @property
+    def daily_coverage(self) -> float:
+        """The share of daily notes that gave at least one example."""
+        return round(self.daily_with_examples / self.daily_notes, 3) if self.daily_notes else 0.0
 
 
 def extract_all(
@@ -54,12 +67,14 @@ def extract_all(
     rules: Extraction,
     system_prompt: str,
     boilerplate: frozenset[str] = frozenset(),
+    limits: Limits | None = None,
 ) -> ExtractionRun:
     """Examples of every note; notes whose path and content are unchanged come from the cache.
 
     boilerplate: the lines of the vault's templates, left out of every reflection.
     """
-    key = rules_key(rules, system_prompt, boilerplate)
+    limits = limits or Limits()
+    key = rules_key(rules, system_prompt, boilerplate, limits)
     index = read_table(notes_path, ["path", "sha256"])
     cache = _read_cache(cache_path, key)
     # A hash join in Arrow (on the cache's row numbers: joins carry no list columns), so
@@ -74,38 +89,39 @@ def extract_all(
     if todo.num_rows:
         notes = read_table(notes_path)
         rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
-        fresh = _extract(notes, rows.to_pylist(), rules, system_prompt, boilerplate)
+        fresh = _extract(notes, rows.to_pylist(), (rules, system_prompt, boilerplate, limits))
     reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
     table = union_sorted(cache, reused, fresh)
     if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
         _write_cache(cache_path, key, table)
     examples = table["examples"]
+    gave = pc.greater(pc.list_value_length(examples), 0)
     return ExtractionRun(
         lines=pc.list_flatten(examples).to_pylist(),
         notes_extracted=todo.num_rows,
         notes_reused=index.num_rows - todo.num_rows,
-        kinds=_kind_counts(table),
-        notes_with_examples=pc.sum(pc.greater(pc.list_value_length(examples), 0)).as_py() or 0,
+        kinds=_counts(table["kinds"]),
+        notes_with_examples=pc.sum(gave).as_py() or 0,
+        rules=_counts(table["rules"]),
+        left=_counts(table["left"]),
+        daily_notes=pc.sum(table["daily"]).as_py() or 0,
+        daily_with_examples=pc.sum(pc.and_(table["daily"], gave)).as_py() or 0,
     )
 
 
-def rules_key(rules: Extraction, system_prompt: str, boilerplate: frozenset[str]) -> str:
+def rules_key(
+    rules: Extraction, system_prompt: str, boilerplate: frozenset[str], limits: Limits
+) -> str:
     """Changes when anything that shapes an example does (rules, prompt, templates, the code)."""
-    shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate)]
+    shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate), str(limits)]
     text = json.dumps(shaping, sort_keys=True)
-    code = source_key(*(m.__file__ for m in (reflections, templates, example_id, vault)))
+    modules = (blocks, clean, kinds, passages, reflections, templates, example_id, vault)
+    code = source_key(*(m.__file__ for m in modules))
     return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
 
-def _extract(
-    table: pa.Table,
-    rows: list[int],
-    rules: Extraction,
-    system_prompt: str,
-    boilerplate: frozenset[str],
-) -> pa.Table:
+def _extract(table: pa.Table, rows: list[int], shared: tuple) -> pa.Table:
     """Examples of the given rows of the notes table, in worker processes when there are many."""
-    shared = (rules, system_prompt, boilerplate)
     if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
         return _extract_chunk(table.take(rows), *shared)
     # take, not slice: a pickled slice carries the whole table's buffers to every worker.
@@ -114,26 +130,51 @@ def _extract(
 
 
 def _extract_chunk(
-    table: pa.Table, rules: Extraction, system_prompt: str, boilerplate: frozenset[str]
+    table: pa.Table,
+    rules: Extraction,
+    system_prompt: str,
+    boilerplate: frozenset[str],
+    limits: Limits,
 ) -> pa.Table:
     notes = notes_from_table(table)
-    found = [examples_from_note(note, rules, system_prompt, boilerplate) for note in notes]
+    found = [explain_note(note, rules, system_prompt, boilerplate, limits) for note in notes]
     return pa.table(
         [
             [n.path for n in notes],
             [n.sha256 for n in notes],
-            [[json.dumps(e, ensure_ascii=False) for e in examples] for examples in found],
-            [[e["kind"] for e in examples] for examples in found],
+            [[json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found],
+            [[e["kind"] for e in f.examples] for f in found],
+            [[rule_category(e["found_by"]) for e in f.examples] for f in found],
+            [_left_reasons(f) for f in found],
+            [vault.daily_date(n.path) is not None for n in notes],
         ],
         schema=CACHE_SCHEMA,
     )
 
 
-def _kind_counts(table: pa.Table) -> Counter[str]:
-    """Examples per kind, counted in Arrow."""
-    counts = pc.value_counts(pc.list_flatten(table["kinds"]))
-    kinds, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
-    return Counter(dict(zip(kinds, numbers, strict=True)))
+def rule_category(found_by: str) -> str:
+    """'section:Journal' -> 'section', 'tag:#insight' -> 'tag', 'question' -> 'question'."""
+    return found_by.split(":", 1)[0]
+
+
+def reason_category(left: str) -> str:
+    """A reason without its particulars: 'score 1 < 3 (…)' -> 'low prose score'."""
+    if left.startswith("score"):
+        return "low prose score"
+    return left.split(" (", 1)[0]
+
+
+def _left_reasons(found: reflections.Explained) -> list[str]:
+    if found.excluded:
+        return [reason_category(found.excluded)]
+    return [reason_category(p.left) for p in found.passages if p.left]
+
+
+def _counts(column: pa.ChunkedArray) -> Counter[str]:
+    """How often each value occurs in a list column, counted in Arrow."""
+    counts = pc.value_counts(pc.list_flatten(column))
+    values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+    return Counter(dict(zip(values, numbers, strict=True)))
 
 
 def _read_cache(path: Path, key: str) -> pa.Table:

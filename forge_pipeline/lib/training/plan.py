@@ -1,5 +1,6 @@
 """A training plan from the hardware and the data; every `auto` in forge.yaml is filled from it."""
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -7,6 +8,7 @@ from forge_pipeline.lib.core.config import Training
 from forge_pipeline.lib.training.hardware import Hardware
 
 MIN_LENGTH = 64
+MIN_CHECKPOINT_EVERY = 5  # checkpoint_every auto: a tenth of the run, but not every step
 # (VRAM below, GB) -> per-device batch on a GPU; effective batch is kept near EFFECTIVE_BATCH.
 GPU_BATCHES = [(8, 2), (16, 4), (32, 8), (float("inf"), 16)]
 EFFECTIVE_BATCH = 16
@@ -86,3 +88,48 @@ def _length_for(tokens_p95: int | None) -> int:
     while length < tokens_p95:
         length *= 2
     return length
+
+
+@dataclass
+class RunLength:
+    """How many steps training takes, how often it checkpoints, and why, in words."""
+
+    steps: int
+    checkpoint_every: int
+    time_budget_s: float
+    reason: str
+
+    def outcome(self, s_per_step: float | None, budget_steps: int | None) -> str:
+        """The plan beside what the run measured: its pace, and where the budget stopped it."""
+        if not s_per_step:
+            return self.reason
+        took = _minutes(self.steps * s_per_step)
+        said = f"{self.reason}; measured {s_per_step:.2f} s/step ≈ {took} here"
+        if budget_steps is not None:
+            return f"{said}; budget {_minutes(self.time_budget_s)} → {budget_steps} steps"
+        return said
+
+
+def run_length(training: Training, train_examples: int, effective_batch: int) -> RunLength:
+    """Steps from epochs and the data (max_steps auto) or forge.yaml, within the time budget."""
+    budget = training.time_budget_min * 60
+    if training.max_steps == "auto":
+        steps = max(1, math.ceil(training.epochs * train_examples / effective_batch))
+        reason = (
+            f"{train_examples} examples × {training.epochs:g} epochs / batch {effective_batch} "
+            f"= {steps} steps"
+        )
+    else:
+        steps = training.max_steps
+        epochs = steps * effective_batch / max(train_examples, 1)
+        reason = f"max_steps {steps} from forge.yaml ({epochs:.1f} epochs of {train_examples})"
+    if budget:
+        reason += f"; time budget {_minutes(budget)}"
+    every = training.checkpoint_every
+    if every == "auto":
+        every = max(MIN_CHECKPOINT_EVERY, steps // 10)
+    return RunLength(steps, every, budget, reason)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"

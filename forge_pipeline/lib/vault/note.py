@@ -1,7 +1,7 @@
 """The records a vault scan produces: a parsed note, its file stamp, a skipped file."""
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Stamp(NamedTuple):
@@ -24,6 +24,7 @@ class Note:
     problem: str | None = None
     stamp: Stamp | None = None
     aliases: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # the frontmatter (private, draft, url, …)
 
 
 @dataclass

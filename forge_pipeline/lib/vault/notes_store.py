@@ -1,6 +1,7 @@
 """Parsed notes as an Arrow file, and back; an incremental re-run rewrites only what changed."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ SCHEMA = pa.schema(
         ("date", pa.string()),
         ("tags", pa.list_(pa.string())),
         ("aliases", pa.list_(pa.string())),
+        ("meta", pa.string()),  # the frontmatter as JSON
         ("body", pa.string()),
         ("sha256", pa.string()),
         ("problem", pa.string()),
@@ -41,6 +43,7 @@ def notes_table(notes: list[Note]) -> pa.Table:
             "date": [n.date for n in notes],
             "tags": [n.tags for n in notes],
             "aliases": [n.aliases for n in notes],
+            "meta": [_json(n.meta) for n in notes],
             "body": [n.body for n in notes],
             "sha256": [n.sha256 for n in notes],
             "problem": [n.problem for n in notes],
@@ -49,6 +52,10 @@ def notes_table(notes: list[Note]) -> pa.Table:
         },
         schema=SCHEMA,
     )
+
+
+def _json(meta: dict) -> str | None:
+    return json.dumps(meta, default=str, ensure_ascii=False) if meta else None
 
 
 def merged_table(previous: Path | None, keep: list[str], fresh: pa.Table) -> pa.Table:
@@ -116,6 +123,7 @@ def notes_from_table(table: pa.Table) -> list[Note]:
             date=r["date"],
             tags=r["tags"],
             aliases=r["aliases"],
+            meta=json.loads(r["meta"]) if r["meta"] else {},
             body=r["body"],
             sha256=r["sha256"],
             problem=r["problem"],

@@ -240,6 +240,7 @@ def parse_note(text: str, rel: str, sha256: str = "") -> Note:
         sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
         problem=problem,
         aliases=_frontmatter_tags(meta.get("aliases"), separators=","),
+        meta=meta,
     )
 
 
@@ -345,6 +346,11 @@ def _note_date(meta: dict[str, Any], rel: str) -> str | None:
             return value.isoformat()[:10]
         if isinstance(value, str) and (found := _valid_date(value)):
             return found
+    return daily_date(rel)
+
+
+def daily_date(rel: str) -> str | None:
+    """The day a daily note is for, from its name or its year/month/day folders; else None."""
     return _valid_date(Path(rel).name) or _valid_date(rel, _DATE_IN_FOLDERS)
 
 

@@ -65,7 +65,7 @@ def test_example_counts_match_the_written_file(forge_env: Path):
     examples = [json.loads(line) for line in text.splitlines()]
     counted = metadata(result, "reflection_examples")
     assert counted["examples"] == len(examples) > 0
-    assert counted["notes_with_reflections"] == len({e["source_file"] for e in examples})
+    assert counted["notes_with_examples"] == len({e["source_file"] for e in examples})
     kinds = Counter(e["kind"] for e in examples)
     rows = counted["by_kind"].splitlines()[2:]  # below the header and its rule
     assert {r.split("|")[1].strip(): int(r.split("|")[2]) for r in rows} == kinds
@@ -77,3 +77,27 @@ def test_the_daily_template_prompt_is_left_out(forge_env: Path):
     assert metadata(result, "reflection_examples")["template_lines_left_out"] == 1
     assert "What stayed with me today?" not in text  # Templates/Daily Template.md wrote it
     assert "Shipping a small thing on Tuesday" in text  # the answer under it is kept
+
+
+def table_rows(markdown: str) -> dict[str, int]:
+    """A two-column Markdown table of metadata as a mapping."""
+    rows = markdown.splitlines()[2:]  # below the header and its rule
+    return {r.split("|")[1].strip(): int(r.split("|")[2]) for r in rows}
+
+
+def test_extraction_says_what_it_took_by_rule_and_what_it_left_by_reason(forge_env: Path):
+    result = run({})
+    found = metadata(result, "reflection_examples")
+    by_rule = table_rows(found["by_rule"])
+    assert {"question", "section", "tag", "phrase", "prose"} <= set(by_rule)
+    assert sum(by_rule.values()) == found["examples"]
+    reasons = table_rows(found["left_out_by_reason"])
+    assert reasons["not yours: imported"] == 2  # Readwise/ and Clippings/
+    assert found["left_out_not_yours"] >= 2 and found["left_out_private"] == 1
+    assert found["daily_notes"] > 130 and 0.5 < found["daily_coverage"] <= 1
+    assert "| rule |" in found["sample"]
+    curated = metadata(result, "curated_dataset")
+    assert set(table_rows(curated["by_rule"])) <= {*by_rule, "dataset"}
+    text = (forge_env / "artifacts" / "reflection_examples" / "examples.jsonl").read_text()
+    assert "Attention is the rarest thing" not in text  # Readwise highlights
+    assert "panic on the train" not in text  # the private note

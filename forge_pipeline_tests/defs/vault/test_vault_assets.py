@@ -21,9 +21,9 @@ def test_rerun_reads_only_what_changed(tmp_path: Path):
     vault = tmp_path / "vault"
     shutil.copytree(SAMPLE_VAULT, vault)
     first, first_version = materialize(vault)
-    assert first["notes_read_this_run"] == first["notes_parsed"] == 140
+    assert first["notes_read_this_run"] == first["notes_parsed"] == 153
     again, again_version = materialize(vault)
-    assert again["notes_read_this_run"] == 0 and again["notes_reused"] == 140
+    assert again["notes_read_this_run"] == 0 and again["notes_reused"] == 153
     assert again_version == first_version
 
     (vault / "Daily" / "2026-01-05.md").write_text("# Changed\nI realize it changed.\n")
@@ -39,8 +39,8 @@ def test_synthetic_vault_every_file_accounted_for_and_extraction_incremental(tmp
     first = materialize_assets(overrides, assets)
     notes = metadata(first, "vault_notes")
     assert notes["files_seen"] == notes["notes_parsed"] + notes["notes_skipped"]
-    # Every generated file, plus the Templates note and .obsidian settings, is seen.
-    assert notes["files_seen"] == sum(counts.values()) + 2
+    # Every generated file, plus the two templates and .obsidian settings, is seen.
+    assert notes["files_seen"] == sum(counts.values()) + 3
     assert (
         metadata(first, "reflection_examples")["notes_extracted_this_run"] == notes["notes_parsed"]
     )

@@ -14,7 +14,7 @@ def test_project_forge_yaml_loads(forge_env: Path):
     settings = load_settings()
     assert settings.vault.name == "vault" and settings.vault.is_dir()
     assert settings.home == forge_env
-    assert settings.training.max_steps > 0
+    assert settings.training.max_steps == "auto" and settings.training.epochs > 0
 
 
 def test_env_and_overrides_win_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from forge_pipeline.cli import app
 from forge_pipeline.lib.core.config import Training
 from forge_pipeline.lib.training.hardware import Hardware, cpu_only
-from forge_pipeline.lib.training.plan import make_plan
+from forge_pipeline.lib.training.plan import make_plan, run_length
 
 
 def gpu(vram: float, compute: float) -> Hardware:
@@ -54,3 +54,21 @@ def test_detect_and_plan_commands_on_this_machine():
     planned = runner.invoke(app, ["plan", "A companion for my reflections"])
     assert planned.exit_code == 0
     assert "batch_size" in planned.output and "A companion for my reflections" in planned.output
+
+
+def test_training_is_sized_by_epochs_and_the_data():
+    length = run_length(Training(epochs=3, time_budget_min=30), 812, 4)
+    assert (length.steps, length.checkpoint_every, length.time_budget_s) == (609, 60, 1800)
+    assert length.reason == "812 examples × 3 epochs / batch 4 = 609 steps; time budget 30 min"
+    assert length.outcome(4.0, 445) == (
+        f"{length.reason}; measured 4.00 s/step ≈ 41 min here; budget 30 min → 445 steps"
+    )
+    assert length.outcome(None, None) == length.reason
+    small = run_length(Training(epochs=1, time_budget_min=0), 10, 16)
+    assert (small.steps, small.checkpoint_every, small.time_budget_s) == (1, 5, 0)
+
+
+def test_max_steps_and_checkpoints_from_forge_yaml_win():
+    length = run_length(Training(max_steps=40, checkpoint_every=10), 200, 4)
+    assert (length.steps, length.checkpoint_every) == (40, 10)
+    assert length.reason.startswith("max_steps 40 from forge.yaml (0.8 epochs of 200)")

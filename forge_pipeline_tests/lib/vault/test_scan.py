@@ -33,6 +33,7 @@ def test_sample_vault_every_file_accounted_for():
         "Daily/2026-03-15-latin1.md": "not valid UTF-8 (byte 45); re-save the note as UTF-8",
         "Daily/2026-04-01-empty.md": "empty file",
         "Templates/Daily Template.md": "in ignored folder Templates/",
+        "Templates/Evening review.md": "in ignored folder Templates/",
     }
 
 

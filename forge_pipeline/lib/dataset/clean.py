@@ -1,0 +1,72 @@
+"""Obsidian and outliner Markdown reduced to the words a person wrote."""
+
+import re
+
+from forge_pipeline.lib.vault.scan import tag_matches
+from forge_pipeline.lib.vault.templates import PLACEHOLDER
+
+_EMBED = re.compile(r"!\[\[[^\]]*\]\]")
+_WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_CHECKBOX = re.compile(r"^\s*[-*+]\s+\[.\]\s*", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
+_QUOTE = re.compile(r"^\s*>\s?(?:\[![^\]]*\][+-]?\s*)?", re.MULTILINE)
+_COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.DOTALL)
+_CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.*?\S)?)\1")
+_DATAVIEW = re.compile(r"^\s*[\w-]+::.*$", re.MULTILINE)
+# Inline fields within a sentence: [key:: value] is an annotation; (key:: value) reads as value.
+_DATAVIEW_INLINE = re.compile(r"\[[\w -]+::[^\]]*\]|\([\w -]+::\s*([^)]*)\)")
+_BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
+_BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
+_URL = re.compile(r"\bhttps?://\S+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+
+
+def plain_text(markdown: str) -> str:
+    """Reduce Obsidian Markdown to clean prose: no tags, link brackets, comments or markup."""
+    text = markdown
+    # Each pass only where its marker occurs: most paragraphs are plain sentences.
+    if "```" in text or "~~~" in text:
+        text = _CODE.sub(" ", text)
+    if "%%" in text or "<!--" in text:
+        text = _COMMENTS.sub(" ", text)
+    if "[[" in text:
+        text = _WIKILINK.sub(
+            lambda m: m.group(2) or m.group(1).rsplit("/", 1)[-1], _EMBED.sub(" ", text)
+        )
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "((" in text:
+        text = _BLOCK_REF.sub(" ", text)
+    if "{{" in text or "<%" in text:
+        text = PLACEHOLDER.sub(" ", text)
+    if "::" in text:
+        text = _DATAVIEW.sub(" ", _DATAVIEW_INLINE.sub(lambda m: m.group(1) or " ", text))
+    if "^" in text:
+        text = _BLOCK_ID.sub("", text)
+    if "://" in text:
+        text = _URL.sub(" ", text)
+    text = _BULLET.sub("", _CHECKBOX.sub("", text))
+    if ">" in text:
+        text = _QUOTE.sub("", text)
+    if "#" in text:
+        text = _without_tags(text)
+    if any(mark in text for mark in "*_=~"):
+        text = _EMPHASIS.sub(r"\2", text)
+    text = " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
+
+
+def _without_tags(text: str) -> str:
+    parts, end = [], 0
+    for match in tag_matches(text):
+        parts += [text[end : match.start()], " "]
+        end = match.end()
+    return "".join(parts) + text[end:]
+
+
+def join_lines(lines: list[str], separate: bool) -> str:
+    """Lines of one passage: separate thoughts (outline bullets) on their own lines, else prose."""
+    lines = [line for line in lines if line]
+    return "\n".join(lines) if separate else " ".join(lines)

@@ -1,0 +1,210 @@
+"""Which passages of a note are the person's own words, and why each was taken or left."""
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from forge_pipeline.lib.core.config import Extraction
+from forge_pipeline.lib.dataset.blocks import Block, is_question, note_blocks
+from forge_pipeline.lib.dataset.clean import join_lines, plain_text
+from forge_pipeline.lib.vault.note import Note
+from forge_pipeline.lib.vault.scan import inline_tags
+
+_TASK = re.compile(
+    r"^\s*(?:[-*+]\s+)?(?:\[.\]|(?:TODO|DONE|LATER|NOW|DOING|WAITING|WAIT|CANCELED|CANCELLED)\b)"
+)
+_PROPERTY = re.compile(r"^\s*(?:[-*+]\s+)?[\w-]+::(?:\s|$)")
+_LINKS = re.compile(
+    r"!?\[\[[^\]]*\]\]|!?\[[^\]]*\]\([^)]*\)|\bhttps?://\S+|\(\([^)]*\)\)|\{\{.*?\}\}|#[\w/-]+"
+)
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_IMPORT_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:Full Title|Highlights first synced)\b", re.M)
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine|myself|we|our|us)\b", re.I)
+_PRONOUN_I = re.compile(r"\bI\b|\bI[’']")
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"')\]]|\s|$)")
+_CODE_FENCE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
+_LIST_MARKERS = ("- ", "* ", "+ ")
+CODE_HEAVY_SHARE = 0.4  # a note whose text is mostly code is about code, not the person's day
+
+
+@dataclass
+class Passage:
+    """One block of a note: taken (by which rule) with its clean text, or left and why."""
+
+    text: str  # clean prose; empty when left before cleaning
+    headings: tuple[str, ...]
+    line: int
+    rule: str | None  # "question", "section:Journal", "tag:#insight", "phrase:…", "prose"
+    left: str | None = None  # why not taken: "quote", "link list", "score 1 < 3 (…)", …
+    question: str | None = None
+    signal_tags: tuple[str, ...] = ()
+    outline: bool = False
+    example: str | None = None  # the id of the example it went into
+
+    @property
+    def heading(self) -> str | None:
+        return self.headings[-1] if self.headings else None
+
+
+def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str | None:
+    """Why no passage of a note is extracted at all, if so: private, a draft, or imported text."""
+    if _truthy(meta.get("private")) or set(note.tags) & {t.lower() for t in rules.private_tags}:
+        return "private note"
+    if rules.skip_drafts and _truthy(meta.get("draft")):
+        return "draft (extraction.skip_drafts)"
+    folders = {f.lower() for f in rules.imported_folders}
+    if folder := next((p for p in PurePosixPath(note.path).parts[:-1] if p.lower() in folders), ""):
+        return f"not yours: imported ({folder}/ folder)"
+    keys = {k.lower(): v for k, v in meta.items()}
+    if key := next((k for k in rules.imported_keys if keys.get(k.lower())), None):
+        return f"not yours: imported (frontmatter {key})"
+    category = str(keys.get("category") or "").lower()
+    if category in {c.lower() for c in rules.imported_categories}:
+        return f"not yours: imported (category {category})"
+    author = str(keys.get("author") or "").strip("[] ")
+    if author and rules.my_names and author.lower() not in {n.lower() for n in rules.my_names}:
+        return f"not yours: by {author} (extraction.my_names)"
+    if _IMPORT_LINE.search(note.body):
+        return "not yours: imported (Full Title line)"
+    code = sum(len(m) for m in _CODE_FENCE.findall(note.body)) if "``" in note.body else 0
+    if code > CODE_HEAVY_SHARE * len(note.body):
+        return "code-heavy note"
+    return None
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in {"true", "yes", "1"}
+
+
+def note_passages(note: Note, body: str, rules: Extraction) -> list[Passage]:
+    """Every block of the body, taken or left by the rules, in order."""
+    sections = {s.lower() for s in rules.sections}
+    imported = {h.lower() for h in rules.imported_headings}
+    tags = {t.lower() for t in rules.reflection_tags}
+    phrases = [p.lower() for p in rules.phrase_patterns]
+    passages: list[Passage] = []
+    pending_prompt: Passage | None = None
+    for block in note_blocks(body):
+        passage = _passage(block, note, rules, sections, imported, tags, phrases)
+        if pending_prompt and _answers(passage, pending_prompt):
+            passage.question, passage.rule, passage.left = pending_prompt.question, "question", None
+            pending_prompt = None
+        elif pending_prompt:
+            passages.append(pending_prompt)
+            pending_prompt = None
+        if passage.left == "unanswered prompt":
+            pending_prompt = passage  # a prompt on a line of its own: the next block answers it
+            continue
+        passages.append(passage)
+    if pending_prompt:
+        passages.append(pending_prompt)
+    return passages
+
+
+def _answers(passage: Passage, prompt: Passage) -> bool:
+    """Prose right after a prompt, under the same heading, is the person's answer to it."""
+    prose = passage.left is None or passage.left.startswith("score")
+    return prose and passage.question is None and passage.headings == prompt.headings
+
+
+def _passage(
+    block: Block,
+    note: Note,
+    rules: Extraction,
+    sections: set[str],
+    imported: set[str],
+    tags: set[str],
+    phrases: list[str],
+) -> Passage:
+    def left(reason: str, text: str = "") -> Passage:
+        return Passage(text, block.headings, block.line, None, reason, block.question)
+
+    if any(h.lower() in imported for h in block.headings):
+        return left("not yours: highlights section")
+    if block.raw.lstrip().startswith(("```", "~~~")):
+        return left("code")
+    lines = [line for line in block.raw.split("\n") if line.strip()]
+    if all(line.lstrip().startswith("|") for line in lines):
+        return left("table")
+    if all(line.lstrip().startswith(">") for line in lines):
+        return left("not yours: quote")
+    kept, reasons = _own_lines(lines)
+    if not kept:
+        return left(reasons[0] if reasons else "empty")
+    separate = block.outline or any(line.lstrip()[:2] in _LIST_MARKERS for line in kept)
+    text = join_lines([plain_text(line) for line in kept], separate)
+    if not text:
+        return left("markup only")
+    question = block.question
+    if question is None and block.heading and is_question(block.heading):
+        question = block.heading
+    if question is None and len(kept) > 1 and is_question(plain_text(kept[0])):
+        question, text = (
+            plain_text(kept[0]),
+            join_lines([plain_text(line) for line in kept[1:]], separate),
+        )
+    if question is None and is_question(text) and "\n" not in text:
+        return Passage(text, block.headings, block.line, None, "unanswered prompt", text)
+    passage = Passage(text, block.headings, block.line, None, None, question, outline=separate)
+    passage.signal_tags = tuple(t for t in _tags(block.raw) if t in tags)
+    if question:
+        passage.rule = "question"
+    elif section := next((h for h in reversed(block.headings) if h.lower() in sections), None):
+        passage.rule = f"section:{section}"
+    elif passage.signal_tags:
+        passage.rule = f"tag:#{passage.signal_tags[0]}"
+    elif phrase := next((p for p in phrases if p in text.lower()), None):
+        passage.rule = f"phrase:{phrase}"
+    else:
+        score, why = prose_score(text, block.raw, note.date is not None)
+        if score >= rules.prose_min_score:
+            passage.rule = "prose"
+        else:
+            passage.left = f"score {score} < {rules.prose_min_score} ({why})"
+    return passage
+
+
+def _own_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The lines that hold the person's words, and why the others were dropped."""
+    kept, reasons = [], []
+    for line in lines:
+        if _TASK.match(line):
+            reasons.append("task list")
+        elif _PROPERTY.match(line):
+            reasons.append("properties")
+        elif line.lstrip().startswith(">"):
+            reasons.append("not yours: quote")
+        elif not _LETTERS.search(_LINKS.sub(" ", line)):
+            reasons.append("link list")
+        else:
+            kept.append(line)
+    return kept, reasons
+
+
+def _tags(raw: str) -> list[str]:
+    return [t.lower() for t in inline_tags(raw)] if "#" in raw else []
+
+
+def prose_score(text: str, raw: str, dated: bool) -> tuple[int, str]:
+    """A transparent score of how much a paragraph reads as the person's own prose, and why."""
+    words = text.split()
+    first_person = len(_FIRST_PERSON.findall(text))
+    points: list[tuple[int, str]] = []
+    if first_person:
+        strong = first_person >= 2 or bool(_PRONOUN_I.search(text))
+        points.append((2 if strong else 1, "first person"))
+    else:
+        points.append((-1, "no first person"))
+    if len(_SENTENCE_END.findall(text)) >= 2 or (text[-1] in ".!?" and len(words) >= 12):
+        points.append((1, "sentences"))
+    if len(words) >= 20:
+        points.append((1, "length"))
+    if dated:
+        points.append((1, "dated note"))
+    links = len(_LINKS.findall(raw))
+    if links >= 3 or len(text) < 0.6 * len(raw.strip()):
+        points.append((-1, "markup or links"))
+    score = sum(p for p, _ in points)
+    why = ", ".join(f"{'+' if p > 0 else ''}{p} {name}" for p, name in points) or "no signal"
+    return score, why
