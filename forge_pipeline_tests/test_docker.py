@@ -227,6 +227,8 @@ def test_forge_container_commands_touch_only_forge_containers(test_image: str):
     try:
         listed = CliRunner().invoke(app, ["container", "list"])
         assert ours.short_id in listed.output and theirs.short_id not in listed.output
+        status = CliRunner().invoke(app, ["container", "status"])
+        assert "engine: answers" in status.output and "containers: 1 running" in status.output
         time.sleep(2)
         logs = CliRunner().invoke(app, ["container", "logs", ours.short_id])
         assert "hello from forge" in logs.output

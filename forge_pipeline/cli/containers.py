@@ -8,8 +8,11 @@ from rich.table import Table
 from forge_pipeline.cli.app import app, console, fail
 from forge_pipeline.lib.training.containers import (
     ContainerError,
+    DockerUnavailable,
     container_logs,
+    engine_answers,
     forge_containers,
+    image_exists,
     remove_containers,
 )
 from forge_pipeline.lib.training.docker_images import build_command, image_tag
@@ -62,6 +65,22 @@ def container_list() -> None:
             container.id, container.name, container.image, container.status, container.run_id
         )
     console.print(table if found else "No Forge containers.")
+
+
+@container_app.command("status")
+def container_status() -> None:
+    """Whether a Docker engine answers, this machine's trainer image, and Forge's containers."""
+    if not engine_answers():
+        fail(
+            DockerUnavailable("No Docker engine answers (is dockerd running, DOCKER_HOST right?).")
+        )
+    tag = image_tag(detect_hardware().architecture)
+    console.print(
+        f"engine: answers\nimage:  {tag} ({'built' if image_exists(tag) else 'not built'})"
+    )
+    found = forge_containers()
+    running = [c for c in found if c.status == "running"]
+    console.print(f"containers: {len(running)} running, {len(found) - len(running)} stopped")
 
 
 @container_app.command("logs")

@@ -136,6 +136,14 @@ def _server_stream(settings: Settings, url: str):
 
 
 @app.command(rich_help_panel="Model")
+def inference(
+    url: str = typer.Option(None, help="A running server; default: the current GGUF in process."),
+) -> None:
+    """The same as `forge chat` (the Forge CLI's old name for it)."""
+    chat(url)
+
+
+@app.command(rich_help_panel="Model")
 def ask(prompt: str = typer.Argument(None, help="Defaults to smoke_prompt in forge.yaml.")) -> None:
     """Answer one prompt with the deployed model, in process."""
     settings = current_settings()

@@ -1,32 +1,32 @@
-"""`forge run`, `ui`, `status`: the Dagster chain, run and inspected."""
+"""`forge run`, `train`, `study`, `ui`, `status`: the Dagster chain, run and inspected."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.markdown import Markdown
 from rich.progress import Progress
 from rich.table import Table
 
-from forge_pipeline.cli.app import (
-    app,
-    console,
-    current_settings,
-    dagster_home,
-    fail,
-    tool,
-)
-from forge_pipeline.lib.core.config import (
-    PROJECT_ROOT,
-)
+from forge_pipeline.cli.app import app, console, current_settings, dagster_home, fail, tool
+from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
+from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.serving.registry import ModelRegistry
 
 # `dagster job execute` of the whole chain, as CI and `make run` call it.
 EXECUTE_FORGE_FULL = ["job", "execute", "-m", "forge_pipeline.definitions", "-j", "forge_full"]
 STEP_EVENT = re.compile(r" - ([\w.]+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - ")
 DONE = {"STEP_SUCCESS": "done", "STEP_SKIPPED": "skipped (unchanged)", "STEP_FAILURE": "failed"}
+TRAIN_TARGET = "lora_adapter"
+UPSTREAM = ["vault_notes", "reflection_examples", "dataset_examples", "curated_dataset"]
+TRAIN_STEPS = [*UPSTREAM, TRAIN_TARGET]
+STUDY_STEPS = [*UPSTREAM, "dataset_study"]
 
 
 @app.command(rich_help_panel="Pipeline")
@@ -34,17 +34,62 @@ def run() -> None:
     """Materialize the whole chain (job forge_full) with progress, as `dagster job execute` does."""
     from forge_pipeline.definitions import defs
 
+    steps = [k.to_user_string() for k in defs.resolve_asset_graph().toposorted_asset_keys]
+    materialize_with_progress("forge_full", EXECUTE_FORGE_FULL, steps)
+
+
+@app.command(rich_help_panel="Pipeline")
+def train(
+    resume: bool = typer.Option(
+        False, "--resume", help="Resuming is automatic: a killed run goes on from its checkpoint."
+    ),
+) -> None:
+    """The chain up to lora_adapter: notes, examples, the curated set, then training."""
+    if resume:
+        console.print("A killed training resumes from its newest checkpoint by itself.")
+    materialize_with_progress("training", select(f"*{TRAIN_TARGET}"), TRAIN_STEPS)
+
+
+@app.command(rich_help_panel="Data")
+def study(
+    path: Annotated[Path, typer.Argument(help="A dataset (CSV, JSONL, Parquet) or a vault.")],
+) -> None:
+    """Study a dataset file or a vault: the chain up to dataset_study, then its report."""
+    chosen = path.expanduser().resolve()
+    if not chosen.exists():
+        fail(FileNotFoundError(f"No file or folder at {chosen}."))
+    if chosen.is_dir():
+        os.environ[env_name("vault")] = str(chosen)
+    else:  # the file alone: an empty vault beside it
+        empty = current_settings().home / "study" / "no-vault"
+        empty.mkdir(parents=True, exist_ok=True)
+        os.environ[env_name("vault")] = str(empty)
+        os.environ[env_name("datasets.files")] = f"[{json.dumps(str(chosen))}]"
+    # A study reports on any size of set; only training needs curation.min_examples.
+    os.environ[env_name("curation.min_examples")] = "1"
+    materialize_with_progress("the study", select("*dataset_study"), STUDY_STEPS)
+    console.print(Markdown(Layout(current_settings()).study.read_text(encoding="utf-8")))
+
+
+def select(selection: str) -> list[str]:
+    """`dagster asset materialize` of a selection of Forge's assets."""
+    return ["asset", "materialize", "-m", "forge_pipeline.definitions", "--select", selection]
+
+
+def materialize_with_progress(name: str, arguments: list[str], steps: list[str]) -> None:
+    """Run a dagster command with a progress bar, a table of outcomes and the log in FORGE_HOME."""
     settings = current_settings()
     dagster_home(settings)
-    steps = [k.to_user_string() for k in defs.resolve_asset_graph().toposorted_asset_keys]
     log = settings.home / "logs" / f"forge-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [tool("dagster"), *EXECUTE_FORGE_FULL]
     outcome: dict[str, str] = {}
     with Progress(console=console, transient=True) as progress, log.open("w") as record:
-        bar = progress.add_task("starting forge_full", total=len(steps))
+        bar = progress.add_task(f"starting {name}", total=len(steps))
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [tool("dagster"), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for line in process.stdout or []:
             record.write(line)
@@ -61,8 +106,8 @@ def run() -> None:
         table.add_row(step, outcome.get(step, "not run"))
     console.print(table)
     if code:
-        fail(RuntimeError(f"forge_full failed; the run's log is {log} (or open `forge ui`)."))
-    console.print(f"forge_full succeeded; log: {log}")
+        fail(RuntimeError(f"{name} failed; the run's log is {log} (or open `forge ui`)."))
+    console.print(f"{name} succeeded; log: {log}")
 
 
 @app.command(rich_help_panel="Pipeline")

@@ -114,3 +114,9 @@ def test_explain_a_note_left_out_whole_and_a_missing_one(sample_vault):
     assert "left out whole: private note" in result.output
     missing = forge("explain", "Daily/1999-01-01.md")
     assert missing.exit_code == 1 and "No note at" in missing.output
+
+
+def test_container_status_without_an_engine_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    result = forge("container", "status")
+    assert result.exit_code == 1 and "No Docker engine answers" in result.output

@@ -168,11 +168,13 @@ def test_forge_rollback_restores_the_previous_version_in_registry_and_server(
     assert proc.returncode == 1 and "No previous version" in proc.stdout
 
 
-@pytest.mark.parametrize("through_server", [False, True])
-def test_forge_chat_keeps_history_and_streams(served, through_server: bool):
+@pytest.mark.parametrize(
+    ("command", "through_server"), [("chat", False), ("chat", True), ("inference", False)]
+)
+def test_forge_chat_keeps_history_and_streams(served, command: str, through_server: bool):
     args = ["--url", served["url"]] if through_server else []
     proc = subprocess.run(
-        [sys.executable, "-m", "forge_pipeline.cli", "chat", *args],
+        [sys.executable, "-m", "forge_pipeline.cli", command, *args],
         input="What did I learn?\nAnd why?\n\n",
         env={**os.environ, "FORGE_HOME": str(served["home"]), "FORGE_SERVING_N_CTX": "512"},
         capture_output=True,

@@ -71,6 +71,7 @@ class Extraction(_Section):
     imported_keys: list[str] = ["source", "url", "source_url", "full_title", "asin"]
     imported_categories: list[str] = ["articles", "books", "tweets", "podcasts"]
     imported_headings: list[str] = ["highlights"]
+    meeting_tags: list[str] = ["meeting", "meetings"]  # what others said, noted by you
     my_names: list[str] = []  # your names as `author:` gives them; any other author is not you
     private_tags: list[str] = ["private"]  # and `private: true`: such notes are never extracted
     skip_drafts: bool = True  # posts with `draft: true`

@@ -6,14 +6,18 @@ from dataclasses import dataclass
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_\n]+?)(?:\*\*|__)\s*:?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-# `What did I learn?:: The answer` (a Dataview field whose key is the person's question).
-_QUESTION_FIELD = re.compile(r"^\s*(?:[-*+]\s+)?([^:\n]{3,200}\?)::[ \t]*(\S.*)$")
+# `What did I learn?:: The answer`, `Today I am thankful for :: …`: a Dataview field whose key
+# is the person's prompt (it asks, or it is a phrase of three words or more).
+_QUESTION_FIELD = re.compile(
+    r"^\s*(?:[-*+]\s+)?([^:\n]{3,200}\?|[^:\n\[\]]*\w \w+ \w[^:\n\[\]]*?)\s*::[ \t]*(\S.*)$"
+)
 _BULLET_LINE = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
 _LOGBOOK = re.compile(r"^\s*:LOGBOOK:\s*$.*?^\s*:END:\s*$", re.MULTILINE | re.DOTALL)
 _WIKILINK_TEXT = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")
 _HEADING_NOISE = re.compile(r"[*_=~`]|^#+\s*")
 # An outline line that only names a part of the page ("- [[Journal]]", "- ## Evening review").
 _SHORT_LABEL = re.compile(r"^[^.!?;]{1,48}$")
+LABEL_WORDS = 6  # a bullet this short, with no sentence in it, over nested ones names a part
 OUTLINE_SHARE = 0.7  # a body whose lines are mostly bullets is an outline (Logseq, Roam, Foam)
 
 
@@ -174,7 +178,7 @@ def _visit(node: _Node, headings: tuple[str, ...], blocks: list[Block]) -> None:
 def _is_label(text: str) -> bool:
     """A short bullet that names a part of the page ("[[Journal]]", "Gratitude"), not a thought."""
     return bool(_SHORT_LABEL.match(text)) and (
-        text.startswith("[[") or text.endswith(":") or len(text.split()) <= 3
+        text.startswith("[[") or text.endswith(":") or len(text.split()) <= LABEL_WORDS
     )
 
 

@@ -65,6 +65,10 @@ def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str |
     author = str(keys.get("author") or "").strip("[] ")
     if author and rules.my_names and author.lower() not in {n.lower() for n in rules.my_names}:
         return f"not yours: by {author} (extraction.my_names)"
+    tags = meta.get("tags")
+    listed = {str(t).lower().lstrip("#") for t in (tags if isinstance(tags, list) else [tags])}
+    if listed & {t.lower() for t in rules.meeting_tags}:
+        return "not yours: meeting notes"
     if _IMPORT_LINE.search(note.body):
         return "not yours: imported (Full Title line)"
     code = sum(len(m) for m in _CODE_FENCE.findall(note.body)) if "``" in note.body else 0
@@ -77,16 +81,39 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"true", "yes", "1"}
 
 
+@dataclass(frozen=True)
+class _Signals:
+    """The extraction rules, lower-cased once per note."""
+
+    sections: frozenset[str]
+    imported_headings: frozenset[str]
+    reflection_tags: frozenset[str]
+    meeting_tags: frozenset[str]
+    phrases: tuple[str, ...]
+    min_score: int
+
+    @classmethod
+    def of(cls, rules: Extraction) -> "_Signals":
+        def lower(items: list[str]) -> frozenset[str]:
+            return frozenset(item.lower() for item in items)
+
+        return cls(
+            lower(rules.sections),
+            lower(rules.imported_headings),
+            lower(rules.reflection_tags),
+            lower(rules.meeting_tags),
+            tuple(p.lower() for p in rules.phrase_patterns),
+            rules.prose_min_score,
+        )
+
+
 def note_passages(note: Note, body: str, rules: Extraction) -> list[Passage]:
     """Every block of the body, taken or left by the rules, in order."""
-    sections = {s.lower() for s in rules.sections}
-    imported = {h.lower() for h in rules.imported_headings}
-    tags = {t.lower() for t in rules.reflection_tags}
-    phrases = [p.lower() for p in rules.phrase_patterns]
+    signals = _Signals.of(rules)
     passages: list[Passage] = []
     pending_prompt: Passage | None = None
     for block in note_blocks(body):
-        passage = _passage(block, note, rules, sections, imported, tags, phrases)
+        passage = _passage(block, note, signals)
         if pending_prompt and _answers(passage, pending_prompt):
             passage.question, passage.rule, passage.left = pending_prompt.question, "question", None
             pending_prompt = None
@@ -108,20 +135,15 @@ def _answers(passage: Passage, prompt: Passage) -> bool:
     return prose and passage.question is None and passage.headings == prompt.headings
 
 
-def _passage(
-    block: Block,
-    note: Note,
-    rules: Extraction,
-    sections: set[str],
-    imported: set[str],
-    tags: set[str],
-    phrases: list[str],
-) -> Passage:
+def _passage(block: Block, note: Note, signals: _Signals) -> Passage:
     def left(reason: str, text: str = "") -> Passage:
         return Passage(text, block.headings, block.line, None, reason, block.question)
 
-    if any(h.lower() in imported for h in block.headings):
+    if any(h.lower() in signals.imported_headings for h in block.headings):
         return left("not yours: highlights section")
+    first_line = block.raw.split("\n", 1)[0]
+    if signals.meeting_tags & {*_tags(first_line), *_tags(" ".join(block.headings))}:
+        return left("not yours: meeting notes")
     if block.raw.lstrip().startswith(("```", "~~~")):
         return left("code")
     lines = [line for line in block.raw.split("\n") if line.strip()]
@@ -147,21 +169,22 @@ def _passage(
     if question is None and is_question(text) and "\n" not in text:
         return Passage(text, block.headings, block.line, None, "unanswered prompt", text)
     passage = Passage(text, block.headings, block.line, None, None, question, outline=separate)
-    passage.signal_tags = tuple(t for t in _tags(block.raw) if t in tags)
+    passage.signal_tags = tuple(t for t in _tags(block.raw) if t in signals.reflection_tags)
+    sections = signals.sections
     if question:
         passage.rule = "question"
     elif section := next((h for h in reversed(block.headings) if h.lower() in sections), None):
         passage.rule = f"section:{section}"
     elif passage.signal_tags:
         passage.rule = f"tag:#{passage.signal_tags[0]}"
-    elif phrase := next((p for p in phrases if p in text.lower()), None):
+    elif phrase := next((p for p in signals.phrases if p in text.lower()), None):
         passage.rule = f"phrase:{phrase}"
     else:
         score, why = prose_score(text, block.raw, note.date is not None)
-        if score >= rules.prose_min_score:
+        if score >= signals.min_score:
             passage.rule = "prose"
         else:
-            passage.left = f"score {score} < {rules.prose_min_score} ({why})"
+            passage.left = f"score {score} < {signals.min_score} ({why})"
     return passage
 
 

@@ -39,6 +39,13 @@ _DATE_IN_NAME = re.compile(
 _DATE_IN_FOLDERS = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d\d)/(?P<m>0[1-9]|1[0-2])/(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
 )
+# Roam's and many Obsidian setups' names: "January 31st, 2024", "Jan 31st, 2024, Wednesday".
+_DATE_IN_WORDS = re.compile(
+    r"\b(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? "
+    r"(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,? (?P<y>(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _H1 = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
 _FM_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:[ \t]+(.*?))?[ \t]*")
 _FM_ITEM = re.compile(r"[ \t]*-[ \t]+(.*?)[ \t]*")
@@ -351,7 +358,19 @@ def _note_date(meta: dict[str, Any], rel: str) -> str | None:
 
 def daily_date(rel: str) -> str | None:
     """The day a daily note is for, from its name or its year/month/day folders; else None."""
-    return _valid_date(Path(rel).name) or _valid_date(rel, _DATE_IN_FOLDERS)
+    name = Path(rel).name
+    return _valid_date(name) or _valid_date(rel, _DATE_IN_FOLDERS) or _date_in_words(name)
+
+
+def _date_in_words(name: str) -> str | None:
+    match = _DATE_IN_WORDS.search(name)
+    if not match:
+        return None
+    month = _MONTHS.index(match.group("month").lower()) + 1
+    try:
+        return dt.date(int(match.group("y")), month, int(match.group("d"))).isoformat()
+    except ValueError:
+        return None
 
 
 def _valid_date(text: str, pattern: re.Pattern[str] = _DATE_IN_NAME) -> str | None:

@@ -76,6 +76,7 @@ def test_a_question_heading_is_the_user_turn_and_the_text_under_it_the_answer(he
 def test_question_fields_prompt_lines_and_unanswered_prompts():
     text = (
         f"What made me smile?:: {DAY}\n\n"
+        f"- Today I am thankful for   :: {MORE}\n\n"
         "## Evening\nWhat would I change?\n"
         "Nothing much, I would only go to bed a little earlier.\n\n"
         "## Later\nWhat am I afraid of?\n\n"
@@ -83,6 +84,7 @@ def test_question_fields_prompt_lines_and_unanswered_prompts():
     )
     assert pairs(text) == [
         ("What made me smile?", DAY, "question"),
+        ("Today I am thankful for", MORE, "question"),
         (
             "What would I change?",
             "Nothing much, I would only go to bed a little earlier.",
@@ -131,6 +133,9 @@ def test_outliner_journal_page():
     ]
     reasons = left(page, path="journals/2024_01_31.md")
     assert {"properties", "task list", "link list"} <= set(reasons)
+    meeting = "- Planning #meeting\n\t- Attendees:\n\t\t- [[Noor]]\n\t- We own none of it.\n"
+    assert answers(meeting, path="journals/2024_02_01.md") == []
+    assert "not yours: meeting notes" in left(meeting, path="journals/2024_02_01.md")
 
 
 def test_posts_and_drafts():
@@ -160,6 +165,7 @@ def test_first_person_prose_is_scored_with_a_threshold_in_settings():
         ("Notes/a.md", f"- Full Title: A Book\n\n{DAY}\n", "not yours: imported"),
         ("Notes/a.md", f"---\nprivate: true\n---\n## Journal\n{DAY}\n", "private note"),
         ("Notes/a.md", f"#private\n\n## Journal\n{DAY}\n", "private note"),
+        ("Notes/a.md", f"---\ntags: [work, meeting]\n---\n{DAY}\n", "not yours: meeting notes"),
         ("Notes/a.md", "## Setup\n```python\n" + "x = 1\n" * 40 + "```\n" + DAY, "code-heavy note"),
     ],
 )
@@ -186,6 +192,7 @@ def test_author_who_is_someone_else():
         ("- [[Reading list]]\n- https://example.org/a\n- [[People/Noor]]", "link list"),
         ("- [ ] I must call the bank\n- [x] I paid the rent", "task list"),
         ("## Highlights\nI think this line is mine but sits under highlights.", "not yours"),
+        ("- Standup #meeting\n\t- We agreed that I ship the fix on Friday.", "not yours: meeting"),
     ],
 )
 def test_blocks_that_are_not_prose_are_left_with_their_reason(block, reason):

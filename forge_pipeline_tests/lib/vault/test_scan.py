@@ -144,6 +144,10 @@ def test_parse_note(text, tags, date, title):
         ("Daily/2026-0304.md", None),  # mixed separators
         ("Ideas/1234567890.md", None),
         ("Daily/2026-02-30.md", None),
+        ("Daily notes/March 4th, 2026, Wednesday.md", "2026-03-04"),
+        ("pages/Mar 4th, 2026.md", "2026-03-04"),
+        ("Ideas/The May 5 plan.md", None),
+        ("Daily notes/February 30th, 2026.md", None),
     ],
 )
 def test_dates_from_daily_note_names_and_folders(path, date):
