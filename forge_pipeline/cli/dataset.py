@@ -7,6 +7,7 @@ import typer
 from rich.markup import escape
 
 from forge_pipeline.cli.app import app, console, current_settings, fail
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.dataset.reflections import Limits, explain_note
 from forge_pipeline.lib.vault.note import Skipped
 from forge_pipeline.lib.vault.scan import read_note
@@ -36,7 +37,7 @@ def explain(
     if found.excluded:
         console.print(f"left out whole: {found.excluded}")
         return
-    questions = {e["id"]: e["messages"][1]["content"] for e in found.examples}
+    questions = {e["id"]: chat.question(e) for e in found.examples}
     for passage in found.passages:
         place = " › ".join(passage.headings) or "(top of the note)"
         console.print(f"\n[bold]line {passage.line}[/bold]  {place}", highlight=False)

@@ -10,13 +10,14 @@ from forge_pipeline.defs.copilot_metadata import gemini_metadata
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource
 from forge_pipeline.lib.copilot.questions import with_gemini_questions
 from forge_pipeline.lib.copilot.tasks import map_columns
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.core.base_model import resolve_base_model
 from forge_pipeline.lib.core.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.core.tokens import CachedTokenCounter
-from forge_pipeline.lib.dataset.curation import assistant_text, curate, pii_left
+from forge_pipeline.lib.dataset.curation import curate, pii_left
 from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all, rule_category
 from forge_pipeline.lib.dataset.plain import DatasetError, read_dataset
 from forge_pipeline.lib.dataset.profile import (
@@ -45,8 +46,7 @@ def reflection_examples(
     context: dg.AssetExecutionContext, forge: ForgeResource, gemini: GeminiResource
 ) -> dg.MaterializeResult:
     """The person's own words as chat examples (system, question, their answer), note by note."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     boilerplate = template_lines(settings.vault, settings.extraction.templates_folder)
     run = extract_all(
         Layout.require(layout.notes, "vault_notes"),
@@ -123,8 +123,8 @@ def example_sample(examples: list[dict[str, Any]]) -> str:
                 e["id"],
                 e["source_file"],
                 e.get("found_by", ""),
-                e["messages"][-2]["content"],
-                assistant_text(e)[:160],
+                chat.question(e),
+                chat.answer(e)[:160],
             )
             for e in examples[:: max(1, len(examples) // SAMPLE_SIZE)][:SAMPLE_SIZE]
         ],
@@ -134,8 +134,7 @@ def example_sample(examples: list[dict[str, Any]]) -> str:
 @dg.asset(group_name="dataset", kinds={"csv", "parquet", "jsonl"})
 def dataset_examples(forge: ForgeResource, gemini: GeminiResource) -> dg.MaterializeResult:
     """Chat examples from the plain datasets named in datasets.files (none: an empty set)."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     examples, rows = [], []
     client, reason = gemini.client(settings.gemini, sends_notes=True)
     guess = (lambda columns, rows: map_columns(client, columns, rows)) if client else None
@@ -203,8 +202,7 @@ def curated_dataset(
     context: dg.AssetExecutionContext, forge: ForgeResource
 ) -> dg.MaterializeResult:
     """Vault and dataset examples, deduplicated, length-filtered, split by source file."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     examples = read_jsonl(Layout.require(layout.examples, "reflection_examples")) + read_jsonl(
         Layout.require(layout.dataset_examples, "dataset_examples")
     )

@@ -20,8 +20,7 @@ def dataset_study(
     context: dg.AssetExecutionContext, forge: ForgeResource, gemini: GeminiResource
 ) -> dg.MaterializeResult:
     """Statistics and recommendations for the curated set; Gemini's assessment with consent."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     train = read_jsonl(Layout.require(layout.train, "curated_dataset"))
     val = read_jsonl(Layout.require(layout.val, "curated_dataset"))
     token_stats = json.loads(Layout.require(layout.curated_stats, "curated_dataset").read_text())

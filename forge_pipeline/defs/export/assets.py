@@ -27,8 +27,7 @@ from forge_pipeline.serving.registry import ModelRegistry
 @dg.asset(group_name="export", kinds={"safetensors"}, deps=["lora_adapter"])
 def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
     """The adapter merged into a full-precision base: safetensors, tokenizer, chat template."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     merge_adapter(
         resolve_base_model(settings),
         Layout.require(layout.adapter, "lora_adapter"),
@@ -62,8 +61,7 @@ def merged_model(forge: ForgeResource) -> dg.MaterializeResult:
 )
 def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.MaterializeResult:
     """GGUFs by llama.cpp (f16, q8_0, q4_k_m), each loaded, scored and given a Modelfile."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     merged = Layout.require(layout.merged, "merged_model")
     threads = settings.training.threads
     trained = json.loads(

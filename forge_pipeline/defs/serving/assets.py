@@ -16,8 +16,7 @@ def deployed_model(
     context: dg.AssetExecutionContext, forge: ForgeResource, model_server: ModelServerResource
 ) -> dg.MaterializeResult:
     """The registry's `current` version, swapped atomically, then hot-reloaded into the server."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     registry = ModelRegistry(settings.registry_dir)
     metrics = json.loads(
         Layout.require(layout.adapter / "metrics.json", "lora_adapter").read_text()

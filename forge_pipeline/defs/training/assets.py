@@ -54,8 +54,7 @@ def lora_adapter(
     gemini: GeminiResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """A LoRA adapter on the curated set: failures healed and retried, skipped if unchanged."""
-    settings = forge.settings()
-    layout = Layout(settings)
+    settings, layout = forge.settings(), forge.layout()
     machine = hardware.detect()
     Layout.require(layout.train, "curated_dataset")
     Layout.require(layout.val, "curated_dataset")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from forge_pipeline.lib.copilot.gemini import GeminiClient, GeminiError
 from forge_pipeline.lib.copilot.tasks import write_questions
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.artifacts import atomic_file
-from forge_pipeline.lib.dataset.curation import assistant_text
 
 
 @dataclass
@@ -31,10 +31,8 @@ def with_gemini_questions(
     """
     before = _read_cache(cache_path)
     cache = dict(before)
-    keys = [_content_key(assistant_text(e)) for e in examples]
-    todo = {
-        key: assistant_text(e) for key, e in zip(keys, examples, strict=True) if key not in cache
-    }
+    keys = [_content_key(chat.answer(e)) for e in examples]
+    todo = {key: chat.answer(e) for key, e in zip(keys, examples, strict=True) if key not in cache}
     written: dict[str, str] = {}
     error = None
     try:  # batch by batch, so what was written before a failure is kept
@@ -45,7 +43,7 @@ def with_gemini_questions(
     cache.update(written)
     for key, example in zip(keys, examples, strict=True):
         if key in cache:
-            example["messages"][-2]["content"] = cache[key]
+            chat.with_question(example, cache[key])
     current = {key: cache[key] for key in keys if key in cache}  # forget deleted reflections
     if current != before:
         with atomic_file(cache_path) as tmp:

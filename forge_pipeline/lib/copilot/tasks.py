@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from forge_pipeline.lib.copilot.gemini import GeminiClient, GeminiError
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import Gemini
-from forge_pipeline.lib.dataset.curation import assistant_text
 from forge_pipeline.lib.dataset.redact import redact
 from forge_pipeline.lib.training.healing import Knobs, within_bounds
 
@@ -96,8 +96,8 @@ def redacted_samples(examples: list[dict], settings: Gemini) -> list[dict[str, s
     for example in examples[::step][: settings.max_samples]:
         sample = {
             "id": example["id"],
-            "question": redact(example["messages"][-2]["content"])[0],
-            "answer": redact(assistant_text(example))[0],
+            "question": redact(chat.question(example))[0],
+            "answer": redact(chat.answer(example))[0],
         }
         size += len(json.dumps(sample, ensure_ascii=False).encode())
         if size > settings.max_bytes:

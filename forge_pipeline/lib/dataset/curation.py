@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import Curation
 from forge_pipeline.lib.core.example_id import example_id
 from forge_pipeline.lib.core.tokens import TokenCounter
@@ -30,11 +31,6 @@ class Curated:
     token_lengths: list[int] = field(default_factory=list)
 
 
-def assistant_text(example: dict[str, Any]) -> str:
-    """The assistant turn of a chat example."""
-    return next(m["content"] for m in example["messages"] if m["role"] == "assistant")
-
-
 def curate(
     examples: list[dict[str, Any]],
     rules: Curation,
@@ -53,7 +49,7 @@ def curate(
     redactions = edited = 0
     known: set[str] = set()
     for example in examples:
-        example = {"id": example_id(example["source_file"], assistant_text(example)), **example}
+        example = {"id": example_id(example["source_file"], chat.answer(example)), **example}
         known.add(example["id"])
         if example["id"] in review.exclude:
             dropped["excluded_in_review"] += 1
@@ -64,7 +60,7 @@ def curate(
         if rules.redact_pii:
             example, count = redacted(example)
             redactions += count
-        key = " ".join(assistant_text(example).lower().split())
+        key = " ".join(chat.answer(example).lower().split())
         if key in seen:
             dropped["duplicate"] += 1
             continue

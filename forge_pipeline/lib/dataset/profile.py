@@ -3,7 +3,7 @@
 from collections import Counter
 from typing import Any
 
-from forge_pipeline.lib.dataset.curation import assistant_text
+from forge_pipeline.lib.core import chat
 
 LENGTH_BUCKETS = [0, 32, 64, 128, 256, 512, 1024]
 
@@ -42,7 +42,7 @@ def empty_turns(examples: list[dict[str, Any]]) -> int:
 
 def duplicates_left(examples: list[dict[str, Any]]) -> int:
     """Examples whose assistant turn repeats an earlier one (whitespace and case ignored)."""
-    keys = Counter(" ".join(assistant_text(e).lower().split()) for e in examples)
+    keys = Counter(" ".join(chat.answer(e).lower().split()) for e in examples)
     return sum(count - 1 for count in keys.values())
 
 

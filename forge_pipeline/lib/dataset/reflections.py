@@ -3,8 +3,8 @@
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from forge_pipeline.lib.core.chat import ChatExample
 from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.core.example_id import example_id
 from forge_pipeline.lib.dataset.kinds import infer_kind, question_for, topic_of
@@ -53,7 +53,7 @@ class Explained:
 
     excluded: str | None  # why the whole note gives nothing (private, imported, …), if so
     passages: list[Passage]
-    examples: list[dict[str, Any]]
+    examples: list[ChatExample]
 
 
 def explain_note(
@@ -69,7 +69,7 @@ def explain_note(
     body = without_template_lines(note.body, boilerplate) if boilerplate else note.body
     passages = note_passages(note, body, rules)
     answers = _answers(passages, limits)
-    examples: list[dict[str, Any]] = []
+    examples: list[ChatExample] = []
     taken: set[str] = set()
     generic = {s.lower() for s in rules.sections}
     for answer in answers:
@@ -87,7 +87,7 @@ def examples_from_note(
     system_prompt: str,
     boilerplate: frozenset[str] = frozenset(),
     limits: Limits = Limits(),
-) -> list[dict[str, Any]]:
+) -> list[ChatExample]:
     """Chat-format examples of the person's own words in one note."""
     return explain_note(note, rules, system_prompt, boilerplate, limits).examples
 
@@ -139,7 +139,7 @@ def _pieces(text: str, max_words: int) -> list[str]:
 
 def _example(
     note: Note, answer: Answer, system_prompt: str, taken: set[str], generic: set[str]
-) -> dict[str, Any]:
+) -> ChatExample:
     first = answer.passages[0]
     signal = next((p.signal_tags[0] for p in answer.passages if p.signal_tags), None)
     kind = signal or infer_kind(answer.text, first.heading, note.tags, note.date is not None)

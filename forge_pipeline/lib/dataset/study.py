@@ -4,7 +4,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from forge_pipeline.lib.dataset.curation import assistant_text, pii_left
+from forge_pipeline.lib.core import chat
+from forge_pipeline.lib.dataset.curation import pii_left
 from forge_pipeline.lib.dataset.profile import by_month, by_tag, duplicates_left, percentile
 
 # A few of the commonest words per language: enough to tell a journal's language apart.
@@ -35,9 +36,9 @@ def study_statistics(
 ) -> dict[str, Any]:
     """Counts, lengths, tags, months, duplicates, PII and languages of a curated set."""
     examples = train + val
-    answer_words = sorted(len(assistant_text(e).split()) for e in examples)
+    answer_words = sorted(len(chat.answer(e).split()) for e in examples)
     months = [m for m, _ in by_month(examples) if m != "undated"]
-    languages = Counter(language_of(assistant_text(e)) for e in examples)
+    languages = Counter(language_of(chat.answer(e)) for e in examples)
     return {
         "train_examples": len(train),
         "val_examples": len(val),

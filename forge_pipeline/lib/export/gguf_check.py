@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.tokens import token_ids
 
 GGUF_MAGIC = b"GGUF"
@@ -256,7 +257,7 @@ def val_sequences(model_dir: Path, examples: Sequence[dict], max_length: int) ->
         full = token_ids(tokenizer.apply_chat_template(example["messages"], tokenize=True))
         prompt = token_ids(
             tokenizer.apply_chat_template(
-                example["messages"][:-1], tokenize=True, add_generation_prompt=True
+                chat.prompt_turns(example), tokenize=True, add_generation_prompt=True
             )
         )
         ids = full[:max_length]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import env_name, load_settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
-from forge_pipeline.lib.dataset.curation import assistant_text
 from forge_pipeline_tests.fake_gemini import FakeGemini, default_answer, serve
 from forge_pipeline_tests.helpers import (
     SAMPLE_VAULT,
@@ -135,7 +135,7 @@ def test_forge_run_with_a_key_heals_through_gemini_and_never_writes_the_key(
     layout = Layout(load_settings(overrides=settings))
     sent = fake.everything_sent()
     for example in read_jsonl(layout.train) + read_jsonl(layout.val):
-        assert assistant_text(example)[:60] not in sent
+        assert chat.answer(example)[:60] not in sent
     # The key is nowhere on disk (FORGE_HOME holds DAGSTER_HOME: runs, event logs, compute
     # logs; forge run's own log; artifacts, registry) nor in what the run printed.
     assert list(forge_env.rglob("compute_logs/*.err")), "the run's logs are where we look"

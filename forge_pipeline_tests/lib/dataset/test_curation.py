@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import Curation
-from forge_pipeline.lib.dataset.curation import assistant_text, curate, pii_left
+from forge_pipeline.lib.dataset.curation import curate, pii_left
 from forge_pipeline.lib.dataset.review import Review, ReviewError, load_review
 
 
@@ -64,7 +65,7 @@ def test_near_duplicates_are_dropped_and_distinct_texts_kept():
     ]
     curated = curate(examples, LOOSE, words)
     assert curated.dropped["near_duplicate"] == 1
-    kept = {assistant_text(e) for e in curated.train + curated.val}
+    kept = {chat.answer(e) for e in curated.train + curated.val}
     assert base in kept and len(kept) == 2
 
 
@@ -77,7 +78,7 @@ def test_review_excludes_and_edits_by_id():
     curated = curate(examples, LOOSE, words, review)
     kept = {e["id"]: e for e in curated.train + curated.val}
     assert "id0" not in kept and curated.dropped["excluded_in_review"] == 1
-    assert assistant_text(kept["id1"]) == "A rewritten reflection." and kept["id1"]["reviewed"]
+    assert chat.answer(kept["id1"]) == "A rewritten reflection." and kept["id1"]["reviewed"]
     assert curated.edited == 1 and curated.unknown_review_ids == ["gone"]
 
 
@@ -125,7 +126,7 @@ def test_redaction_covers_every_turn_and_leaves_nothing():
     curated = curate([example(text, "a.md"), example("plain enough", "b.md")], rules, words)
     kept = curated.train + curated.val
     assert curated.redactions == 3 and pii_left(kept) == 0
-    assert "Wrote to [email], see [url] and call [phone]." in [assistant_text(e) for e in kept]
+    assert "Wrote to [email], see [url] and call [phone]." in [chat.answer(e) for e in kept]
 
 
 def test_without_redaction_pii_is_counted_not_changed():
