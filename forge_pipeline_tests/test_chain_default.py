@@ -15,8 +15,9 @@ def test_default_model_short_run_deploys_an_answering_gguf(forge_env):
     assert result.success
     training = metadata(result, "lora_adapter")
     assert training["base_model"].endswith("SmolLM2-135M-Instruct")
-    assert training["last_train_loss"] < training["first_train_loss"]
+    # One batch's train loss swings with its answers' lengths; the held-out loss is the measure.
     assert training["tuned_eval_loss"] < training["base_eval_loss"]
+    assert training["steps"] == 8 and training["planned_steps"] == 8
     gguf = metadata(result, "gguf_model")
     assert gguf["chat_template_embedded"] is True
     assert len(gguf["reply"].split()) >= 3

@@ -83,7 +83,7 @@ def markdown_blocks(body: str) -> list[Block]:
                 fence = None
                 flush()
             continue
-        if match := _FENCE.match(line):
+        if ("```" in line or "~~~" in line) and (match := _FENCE.match(line)):
             flush()
             fence, start = match.group(1), number
             para.append(line)
@@ -95,7 +95,7 @@ def markdown_blocks(body: str) -> list[Block]:
                 stack.pop()
             stack.append((level, title))
             continue
-        if match := _QUESTION_FIELD.match(line):
+        if "::" in line and (match := _QUESTION_FIELD.match(line)):
             flush()
             headings = tuple(h for _, h in stack)
             blocks.append(Block(match.group(2), headings, number, heading_text(match.group(1))))

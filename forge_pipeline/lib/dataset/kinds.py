@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 
 # Words in a heading, tag or the text that name a kind, checked in this order.
@@ -18,10 +19,14 @@ KIND_WORDS: dict[str, list[str]] = {
     "worry": ["worried", "anxious", "afraid", "stress", "nervous"],
     "plan": ["tomorrow", "plan", "next week", "intention", "goals"],
 }
-_WORD_PATTERNS = {
-    kind: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
-    for kind, words in KIND_WORDS.items()
-}
+# One pass over the text finds every kind named in it; KIND_WORDS' order picks among them.
+_KIND_WORDS = re.compile(
+    "|".join(
+        rf"(?P<{kind}>\b(?:" + "|".join(re.escape(w) for w in words) + r")\b)"
+        for kind, words in KIND_WORDS.items()
+    ),
+    re.IGNORECASE,
+)
 
 # {topic}: a subject of the passage (a heading, the note's title, a tag); {when}: its date.
 # Every kind has questions without {topic}, for passages that have none.
@@ -106,12 +111,9 @@ _MONTH_DAY = re.compile(
 
 def infer_kind(text: str, heading: str | None, tags: list[str], dated: bool) -> str:
     """The kind named by the heading, else a tag, else the words of the text; else journal."""
-    for source in (heading or "", " ".join(tags)):
-        for kind, pattern in _WORD_PATTERNS.items():
-            if source and pattern.search(source):
-                return kind
-    for kind, pattern in _WORD_PATTERNS.items():
-        if pattern.search(text):
+    for source in (heading or "", " ".join(tags), text):
+        named = {match.lastgroup for match in _KIND_WORDS.finditer(source)} if source else set()
+        if kind := next((k for k in KIND_WORDS if k in named), None):
             return kind
     return "journal" if dated else "reflection"
 
@@ -143,10 +145,10 @@ def question_for(
         options[(start + i) % len(options)].format(topic=topic, when=when)
         for i in range(len(options))
     ]
-    for question in candidates + [f"{c} (part {n})" for n in range(2, 50) for c in candidates]:
-        if question not in taken:
-            return question
-    return candidates[0]
+    if fresh := next((q for q in candidates if q not in taken), None):
+        return fresh
+    numbered = (f"{c} (part {n})" for n in itertools.count(2) for c in candidates)
+    return next(q for q in numbered if q not in taken)
 
 
 def spoken_date(date: str) -> str:

@@ -1,5 +1,6 @@
 """Which passages of a note are the person's own words, and why each was taken or left."""
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -18,6 +19,7 @@ _PROPERTY = re.compile(r"^\s*(?:[-*+]\s+)?[\w-]+::(?:\s|$)")
 _LINKS = re.compile(
     r"!?\[\[[^\]]*\]\]|!?\[[^\]]*\]\([^)]*\)|\bhttps?://\S+|\(\([^)]*\)\)|\{\{.*?\}\}|#[\w/-]+"
 )
+_LINK_MARKS = re.compile(r"\[|://|\(\(|\{\{|#")  # a line without these cannot be only links
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _IMPORT_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:Full Title|Highlights first synced)\b", re.M)
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine|myself|we|our|us)\b", re.I)
@@ -47,73 +49,98 @@ class Passage:
         return self.headings[-1] if self.headings else None
 
 
+@dataclass(frozen=True)
+class _Signals:
+    """The extraction rules, lower-cased once."""
+
+    sections: frozenset[str]
+    imported_headings: frozenset[str]
+    imported_folders: frozenset[str]
+    imported_categories: frozenset[str]
+    reflection_tags: frozenset[str]
+    meeting_tags: frozenset[str]
+    private_tags: frozenset[str]
+    my_names: frozenset[str]
+    phrases: tuple[str, ...]
+
+
+_SIGNALS: dict[int, tuple[Extraction, _Signals]] = {}
+
+
+def _signals(rules: Extraction) -> _Signals:
+    """The rules' signals, computed once per rules object (every note of a run shares it)."""
+    cached = _SIGNALS.get(id(rules))
+    if cached and cached[0] is rules:
+        return cached[1]
+
+    def lower(items: list[str]) -> frozenset[str]:
+        return frozenset(item.lower() for item in items)
+
+    signals = _Signals(
+        lower(rules.sections),
+        lower(rules.imported_headings),
+        lower(rules.imported_folders),
+        lower(rules.imported_categories),
+        lower(rules.reflection_tags),
+        lower(rules.meeting_tags),
+        lower(rules.private_tags),
+        lower(rules.my_names),
+        tuple(p.lower() for p in rules.phrase_patterns),
+    )
+    _SIGNALS.clear()  # one set of rules at a time: a run does not mix them
+    _SIGNALS[id(rules)] = (rules, signals)
+    return signals
+
+
 def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str | None:
     """Why no passage of a note is extracted at all, if so: private, a draft, or imported text."""
-    if _truthy(meta.get("private")) or set(note.tags) & {t.lower() for t in rules.private_tags}:
+    signals = _signals(rules)
+    if _truthy(meta.get("private")) or signals.private_tags.intersection(note.tags):
         return "private note"
     if rules.skip_drafts and _truthy(meta.get("draft")):
         return "draft (extraction.skip_drafts)"
-    folders = {f.lower() for f in rules.imported_folders}
-    if folder := next((p for p in PurePosixPath(note.path).parts[:-1] if p.lower() in folders), ""):
+    parts = PurePosixPath(note.path).parts[:-1]
+    if folder := next((p for p in parts if p.lower() in signals.imported_folders), ""):
         return f"not yours: imported ({folder}/ folder)"
+    if meta and (why := _imported_by_frontmatter(meta, rules, signals)):
+        return why
+    body = note.body
+    if ("Full Title" in body or "Highlights first" in body) and _IMPORT_LINE.search(body):
+        return "not yours: imported (Full Title line)"
+    code = sum(len(m) for m in _CODE_FENCE.findall(body)) if "``" in body else 0
+    if code > CODE_HEAVY_SHARE * len(body):
+        return "code-heavy note"
+    return None
+
+
+def _imported_by_frontmatter(meta: dict[str, Any], rules: Extraction, signals: _Signals) -> str:
     keys = {k.lower(): v for k, v in meta.items()}
     if key := next((k for k in rules.imported_keys if keys.get(k.lower())), None):
         return f"not yours: imported (frontmatter {key})"
     category = str(keys.get("category") or "").lower()
-    if category in {c.lower() for c in rules.imported_categories}:
+    if category in signals.imported_categories:
         return f"not yours: imported (category {category})"
     author = str(keys.get("author") or "").strip("[] ")
-    if author and rules.my_names and author.lower() not in {n.lower() for n in rules.my_names}:
+    if author and signals.my_names and author.lower() not in signals.my_names:
         return f"not yours: by {author} (extraction.my_names)"
-    tags = meta.get("tags")
+    tags = keys.get("tags")
     listed = {str(t).lower().lstrip("#") for t in (tags if isinstance(tags, list) else [tags])}
-    if listed & {t.lower() for t in rules.meeting_tags}:
+    if listed & signals.meeting_tags:
         return "not yours: meeting notes"
-    if _IMPORT_LINE.search(note.body):
-        return "not yours: imported (Full Title line)"
-    code = sum(len(m) for m in _CODE_FENCE.findall(note.body)) if "``" in note.body else 0
-    if code > CODE_HEAVY_SHARE * len(note.body):
-        return "code-heavy note"
-    return None
+    return ""
 
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"true", "yes", "1"}
 
 
-@dataclass(frozen=True)
-class _Signals:
-    """The extraction rules, lower-cased once per note."""
-
-    sections: frozenset[str]
-    imported_headings: frozenset[str]
-    reflection_tags: frozenset[str]
-    meeting_tags: frozenset[str]
-    phrases: tuple[str, ...]
-    min_score: int
-
-    @classmethod
-    def of(cls, rules: Extraction) -> "_Signals":
-        def lower(items: list[str]) -> frozenset[str]:
-            return frozenset(item.lower() for item in items)
-
-        return cls(
-            lower(rules.sections),
-            lower(rules.imported_headings),
-            lower(rules.reflection_tags),
-            lower(rules.meeting_tags),
-            tuple(p.lower() for p in rules.phrase_patterns),
-            rules.prose_min_score,
-        )
-
-
 def note_passages(note: Note, body: str, rules: Extraction) -> list[Passage]:
     """Every block of the body, taken or left by the rules, in order."""
-    signals = _Signals.of(rules)
+    signals = _signals(rules)
     passages: list[Passage] = []
     pending_prompt: Passage | None = None
     for block in note_blocks(body):
-        passage = _passage(block, note, signals)
+        passage = _passage(block, note, signals, rules.prose_min_score)
         if pending_prompt and _answers(passage, pending_prompt):
             passage.question, passage.rule, passage.left = pending_prompt.question, "question", None
             pending_prompt = None
@@ -135,14 +162,17 @@ def _answers(passage: Passage, prompt: Passage) -> bool:
     return prose and passage.question is None and passage.headings == prompt.headings
 
 
-def _passage(block: Block, note: Note, signals: _Signals) -> Passage:
+def _passage(block: Block, note: Note, signals: _Signals, min_score: int) -> Passage:
     def left(reason: str, text: str = "") -> Passage:
         return Passage(text, block.headings, block.line, None, reason, block.question)
 
     if any(h.lower() in signals.imported_headings for h in block.headings):
         return left("not yours: highlights section")
     first_line = block.raw.split("\n", 1)[0]
-    if signals.meeting_tags & {*_tags(first_line), *_tags(" ".join(block.headings))}:
+    tagged = "#" in first_line or any("#" in h for h in block.headings)
+    if tagged and signals.meeting_tags.intersection(
+        [*_tags(first_line), *_tags(" ".join(block.headings))]
+    ):
         return left("not yours: meeting notes")
     if block.raw.lstrip().startswith(("```", "~~~")):
         return left("code")
@@ -155,7 +185,11 @@ def _passage(block: Block, note: Note, signals: _Signals) -> Passage:
     if not kept:
         return left(reasons[0] if reasons else "empty")
     separate = block.outline or any(line.lstrip()[:2] in _LIST_MARKERS for line in kept)
-    text = join_lines([plain_text(line) for line in kept], separate)
+    # A wrapped paragraph is one text; list items and outline bullets stay thoughts of their own.
+    if separate:
+        text = join_lines([plain_text(line) for line in kept], True)
+    else:
+        text = plain_text("\n".join(kept))
     if not text:
         return left("markup only")
     question = block.question
@@ -170,21 +204,21 @@ def _passage(block: Block, note: Note, signals: _Signals) -> Passage:
         return Passage(text, block.headings, block.line, None, "unanswered prompt", text)
     passage = Passage(text, block.headings, block.line, None, None, question, outline=separate)
     passage.signal_tags = tuple(t for t in _tags(block.raw) if t in signals.reflection_tags)
-    sections = signals.sections
+    sections, lowered = signals.sections, text.lower()
     if question:
         passage.rule = "question"
     elif section := next((h for h in reversed(block.headings) if h.lower() in sections), None):
         passage.rule = f"section:{section}"
     elif passage.signal_tags:
         passage.rule = f"tag:#{passage.signal_tags[0]}"
-    elif phrase := next((p for p in signals.phrases if p in text.lower()), None):
+    elif phrase := next((p for p in signals.phrases if p in lowered), None):
         passage.rule = f"phrase:{phrase}"
     else:
         score, why = prose_score(text, block.raw, note.date is not None)
-        if score >= signals.min_score:
+        if score >= min_score:
             passage.rule = "prose"
         else:
-            passage.left = f"score {score} < {signals.min_score} ({why})"
+            passage.left = f"score {score} < {min_score} ({why})"
     return passage
 
 
@@ -194,11 +228,11 @@ def _own_lines(lines: list[str]) -> tuple[list[str], list[str]]:
     for line in lines:
         if _TASK.match(line):
             reasons.append("task list")
-        elif _PROPERTY.match(line):
+        elif "::" in line and _PROPERTY.match(line):
             reasons.append("properties")
         elif line.lstrip().startswith(">"):
             reasons.append("not yours: quote")
-        elif not _LETTERS.search(_LINKS.sub(" ", line)):
+        elif _LINK_MARKS.search(line) and not _LETTERS.search(_LINKS.sub(" ", line)):
             reasons.append("link list")
         else:
             kept.append(line)
@@ -212,22 +246,27 @@ def _tags(raw: str) -> list[str]:
 def prose_score(text: str, raw: str, dated: bool) -> tuple[int, str]:
     """A transparent score of how much a paragraph reads as the person's own prose, and why."""
     words = text.split()
-    first_person = len(_FIRST_PERSON.findall(text))
+    first_person = _count(_FIRST_PERSON, text, 2)
     points: list[tuple[int, str]] = []
     if first_person:
         strong = first_person >= 2 or bool(_PRONOUN_I.search(text))
         points.append((2 if strong else 1, "first person"))
     else:
         points.append((-1, "no first person"))
-    if len(_SENTENCE_END.findall(text)) >= 2 or (text[-1] in ".!?" and len(words) >= 12):
+    if _count(_SENTENCE_END, text, 2) >= 2 or (text[-1] in ".!?" and len(words) >= 12):
         points.append((1, "sentences"))
     if len(words) >= 20:
         points.append((1, "length"))
     if dated:
         points.append((1, "dated note"))
-    links = len(_LINKS.findall(raw))
+    links = _count(_LINKS, raw, 3) if _LINK_MARKS.search(raw) else 0
     if links >= 3 or len(text) < 0.6 * len(raw.strip()):
         points.append((-1, "markup or links"))
     score = sum(p for p, _ in points)
     why = ", ".join(f"{'+' if p > 0 else ''}{p} {name}" for p, name in points) or "no signal"
     return score, why
+
+
+def _count(pattern: re.Pattern[str], text: str, enough: int) -> int:
+    """Matches of pattern in text, counting no further than enough."""
+    return sum(1 for _ in itertools.islice(pattern.finditer(text), enough))
