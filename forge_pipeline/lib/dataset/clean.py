@@ -2,7 +2,7 @@
 
 import re
 
-from forge_pipeline.lib.vault.scan import tag_matches
+from forge_pipeline.lib.vault.parse import tag_matches
 from forge_pipeline.lib.vault.templates import PLACEHOLDER
 
 _EMBED = re.compile(r"!\[\[[^\]]*\]\]")

@@ -16,8 +16,7 @@ from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_
 from forge_pipeline.lib.dataset import blocks, clean, kinds, passages, reflections
 from forge_pipeline.lib.dataset.kinds import QUESTIONS
 from forge_pipeline.lib.dataset.reflections import Limits, explain_note
-from forge_pipeline.lib.vault import scan as vault
-from forge_pipeline.lib.vault import templates
+from forge_pipeline.lib.vault import parse, templates
 from forge_pipeline.lib.vault.notes_store import (
     notes_from_table,
     read_arrow,
@@ -115,7 +114,7 @@ def rules_key(
     """Changes when anything that shapes an example does (rules, prompt, templates, the code)."""
     shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate), str(limits)]
     text = json.dumps(shaping, sort_keys=True)
-    modules = (blocks, clean, kinds, passages, reflections, templates, example_id, vault)
+    modules = (blocks, clean, kinds, passages, reflections, templates, example_id, parse)
     code = source_key(*(m.__file__ for m in modules))
     return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
@@ -146,7 +145,7 @@ def _extract_chunk(
             [[e["kind"] for e in f.examples] for f in found],
             [[rule_category(e["found_by"]) for e in f.examples] for f in found],
             [_left_reasons(f) for f in found],
-            [vault.daily_date(n.path) is not None for n in notes],
+            [parse.daily_date(n.path) is not None for n in notes],
         ],
         schema=CACHE_SCHEMA,
     )

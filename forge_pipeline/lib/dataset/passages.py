@@ -10,7 +10,7 @@ from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.dataset.blocks import Block, is_question, note_blocks
 from forge_pipeline.lib.dataset.clean import join_lines, plain_text
 from forge_pipeline.lib.vault.note import Note
-from forge_pipeline.lib.vault.scan import inline_tags
+from forge_pipeline.lib.vault.parse import inline_tags
 
 _TASK = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\[.\]|(?:TODO|DONE|LATER|NOW|DOING|WAITING|WAIT|CANCELED|CANCELLED)\b)"

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from forge_pipeline.lib.vault.scan import parse_note
+from forge_pipeline.lib.vault.parse import parse_note
 
 _LINE_MARKER = re.compile(r"^\s*(?:[-*+]\s+(?:\[.\]\s*)?|\d+\.\s+|>\s*)")
 _WORD = re.compile(r"\w")

@@ -11,7 +11,8 @@ from bench.habit_vaults import STYLES, write_vault
 from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.dataset.clean import plain_text
 from forge_pipeline.lib.dataset.reflections import Limits, examples_from_note, explain_note
-from forge_pipeline.lib.vault.scan import parse_note, scan_vault
+from forge_pipeline.lib.vault.parse import parse_note
+from forge_pipeline.lib.vault.scan import scan_vault
 from forge_pipeline.lib.vault.templates import template_lines
 from forge_pipeline_tests.helpers import SAMPLE_VAULT
 

@@ -12,14 +12,8 @@ import yaml
 from forge_pipeline.lib.core.config import Parsing
 from forge_pipeline.lib.core.source_key import source_key
 from forge_pipeline.lib.vault.notes_store import PARSER_KEY, read_arrow, write_arrow
-from forge_pipeline.lib.vault.scan import (
-    VaultError,
-    inline_tags,
-    parse_note,
-    refresh_notes,
-    scan_vault,
-    simple_frontmatter,
-)
+from forge_pipeline.lib.vault.parse import inline_tags, parse_note, simple_frontmatter
+from forge_pipeline.lib.vault.scan import VaultError, refresh_notes, scan_vault
 from forge_pipeline_tests.helpers import SAMPLE_VAULT, vault_digest
 
 
