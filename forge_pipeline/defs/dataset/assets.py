@@ -13,11 +13,12 @@ from forge_pipeline.lib.copilot.tasks import map_columns
 from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.core.base_model import resolve_base_model
+from forge_pipeline.lib.core.config import Curation
 from forge_pipeline.lib.core.jsonl import read_jsonl, write_jsonl, write_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.core.tokens import CachedTokenCounter
-from forge_pipeline.lib.dataset.curation import curate, pii_left
+from forge_pipeline.lib.dataset.curation import Curated, curate, pii_left
 from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all, rule_category
 from forge_pipeline.lib.dataset.plain import DatasetError, read_dataset
 from forge_pipeline.lib.dataset.profile import (
@@ -228,14 +229,8 @@ def curated_dataset(
     }
     with atomic_file(layout.curated_stats) as tmp:
         tmp.write_text(json.dumps(stats))  # the training plan sizes max_length from these
-    train_files = {e["source_file"] for e in curated.train}
-    shared = sorted(train_files & {e["source_file"] for e in curated.val})
     kept = curated.train + curated.val
     version = layout.dataset_version()
-    minimum = settings.curation.min_examples
-    enough = len(curated.train) >= minimum and len(curated.val) > 0
-    leftover = pii_left(kept)
-    schema, empty, dupes = schema_errors(kept), empty_turns(kept), duplicates_left(kept)
     return dg.MaterializeResult(
         metadata={
             "train_path": dg.MetadataValue.path(str(layout.train)),
@@ -256,39 +251,50 @@ def curated_dataset(
             "by_rule": dg.MetadataValue.md(markdown_table(["rule", "examples"], by_rule(kept))),
             "sample": dg.MetadataValue.md(example_sample(kept)),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="schema_valid", passed=schema == 0, metadata={"invalid": schema}
-            ),
-            dg.AssetCheckResult(
-                check_name="no_empty_turns", passed=empty == 0, metadata={"examples": empty}
-            ),
-            dg.AssetCheckResult(
-                check_name="no_duplicates_left", passed=dupes == 0, metadata={"duplicates": dupes}
-            ),
-            dg.AssetCheckResult(
-                check_name="no_pii_left",
-                passed=not settings.curation.redact_pii or leftover == 0,
-                metadata={"redaction": settings.curation.redact_pii, "examples_with_pii": leftover},
-            ),
-            dg.AssetCheckResult(
-                check_name="enough_examples",
-                passed=enough,
-                metadata={
-                    "train_examples": len(curated.train),
-                    "val_examples": len(curated.val),
-                    "minimum": minimum,
-                },
-                description=None
-                if enough
-                else f"{len(curated.train)} train / {len(curated.val)} val examples (minimum "
-                f"{minimum} train, 1 val); add reflections or lower curation.min_examples.",
-            ),
-            dg.AssetCheckResult(
-                check_name="train_val_disjoint",
-                passed=not shared,
-                metadata={"shared_files": len(shared)},
-            ),
-        ],
+        check_results=curation_checks(curated, settings.curation),
         data_version=dg.DataVersion(version),
     )
+
+
+def curation_checks(curated: Curated, rules: Curation) -> list[dg.AssetCheckResult]:
+    """The curated set's blocking checks, each with the figures behind its verdict."""
+    kept = curated.train + curated.val
+    minimum = rules.min_examples
+    enough = len(curated.train) >= minimum and len(curated.val) > 0
+    leftover = pii_left(kept)
+    schema, empty, dupes = schema_errors(kept), empty_turns(kept), duplicates_left(kept)
+    shared = {e["source_file"] for e in curated.train} & {e["source_file"] for e in curated.val}
+    return [
+        dg.AssetCheckResult(
+            check_name="schema_valid", passed=schema == 0, metadata={"invalid": schema}
+        ),
+        dg.AssetCheckResult(
+            check_name="no_empty_turns", passed=empty == 0, metadata={"examples": empty}
+        ),
+        dg.AssetCheckResult(
+            check_name="no_duplicates_left", passed=dupes == 0, metadata={"duplicates": dupes}
+        ),
+        dg.AssetCheckResult(
+            check_name="no_pii_left",
+            passed=not rules.redact_pii or leftover == 0,
+            metadata={"redaction": rules.redact_pii, "examples_with_pii": leftover},
+        ),
+        dg.AssetCheckResult(
+            check_name="enough_examples",
+            passed=enough,
+            metadata={
+                "train_examples": len(curated.train),
+                "val_examples": len(curated.val),
+                "minimum": minimum,
+            },
+            description=None
+            if enough
+            else f"{len(curated.train)} train / {len(curated.val)} val examples (minimum "
+            f"{minimum} train, 1 val); add reflections or lower curation.min_examples.",
+        ),
+        dg.AssetCheckResult(
+            check_name="train_val_disjoint",
+            passed=not shared,
+            metadata={"shared_files": len(shared)},
+        ),
+    ]
