@@ -19,7 +19,7 @@ from forge_pipeline.lib.export.gguf_check import (
     val_sequences,
     validate_gguf,
 )
-from forge_pipeline.lib.export.gguf_export import export_all
+from forge_pipeline.lib.export.gguf_export import ExportedGGUF, export_all
 from forge_pipeline.lib.export.merge import merge_adapter
 from forge_pipeline.serving.registry import ModelRegistry
 
@@ -101,27 +101,12 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
     served = layout.gguf(serve_type)
     new_loss = next(item.val_nll for item in exported if item.gguf_type == serve_type)
     reference, reference_loss = _reference_loss(settings, sequences, threads)
-    passed = new_loss <= reference_loss + 1e-6
     sha = sha256_file(served)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.gguf_dir)),
             "served_file": served.name,
-            "files": dg.MetadataValue.md(
-                markdown_table(
-                    ["type", "bytes", "val perplexity", "vs merged (transformers)", "Modelfile"],
-                    [
-                        (
-                            i.gguf_type,
-                            layout.gguf(i.gguf_type).stat().st_size,
-                            perplexity(i.val_nll),
-                            i.perplexity_ratio,
-                            i.modelfile,
-                        )
-                        for i in exported
-                    ],
-                )
-            ),
+            "files": dg.MetadataValue.md(files_table(exported, layout)),
             "served_val_loss": round(new_loss, 4),
             "sha256": sha,
             "architecture": check.architecture,
@@ -131,24 +116,44 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
             "prompt": settings.smoke_prompt,
             "reply": dg.MetadataValue.text(check.reply),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="beats_deployed",
-                passed=passed,
-                metadata={
-                    "new_val_loss": round(new_loss, 4),
-                    "reference": reference,
-                    "reference_val_loss": round(reference_loss, 4),
-                    "delta": round(new_loss - reference_loss, 4),
-                },
-                description=None
-                if passed
-                else f"The new model's val loss is "
-                f"{new_loss - reference_loss:.4f} worse than {reference}'s; the current model "
-                "stays deployed.",
-            )
-        ],
+        check_results=[beats_deployed(new_loss, reference, reference_loss)],
         data_version=dg.DataVersion(sha[:16]),
+    )
+
+
+def files_table(exported: list[ExportedGGUF], layout: Layout) -> str:
+    """Each GGUF written: its type, size, val perplexity beside the merged model's, Modelfile."""
+    return markdown_table(
+        ["type", "bytes", "val perplexity", "vs merged (transformers)", "Modelfile"],
+        [
+            (
+                i.gguf_type,
+                layout.gguf(i.gguf_type).stat().st_size,
+                perplexity(i.val_nll),
+                i.perplexity_ratio,
+                i.modelfile,
+            )
+            for i in exported
+        ],
+    )
+
+
+def beats_deployed(new_loss: float, reference: str, reference_loss: float) -> dg.AssetCheckResult:
+    """The deploy gate: the new GGUF's val loss is no worse than the deployed (or base) one's."""
+    passed = new_loss <= reference_loss + 1e-6
+    return dg.AssetCheckResult(
+        check_name="beats_deployed",
+        passed=passed,
+        metadata={
+            "new_val_loss": round(new_loss, 4),
+            "reference": reference,
+            "reference_val_loss": round(reference_loss, 4),
+            "delta": round(new_loss - reference_loss, 4),
+        },
+        description=None
+        if passed
+        else f"The new model's val loss is {new_loss - reference_loss:.4f} worse than "
+        f"{reference}'s; the current model stays deployed.",
     )
 
 
