@@ -113,32 +113,38 @@ def lora_adapter(
             **metrics,
             "inputs_fingerprint": inputs,
             "run_length": length.outcome(metrics.get("s_per_step"), metrics.get("budget_steps")),
-            "plan": dg.MetadataValue.md(
-                markdown_table(["knob", "value", "from"], plan.rows())
-                + f"\n\nHardware: {machine.architecture}; suited model: {plan.recommended_model}"
-            ),
+            "plan": dg.MetadataValue.md(plan_table(plan, machine.architecture)),
             "attempts": len(attempts) + 1,
-            "healed_failures": dg.MetadataValue.md(
-                markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
-                if attempts
-                else "First attempt succeeded."
-            ),
+            "healed_failures": dg.MetadataValue.md(healed_table(attempts)),
             "path": dg.MetadataValue.path(str(layout.adapter)),
             "base_model": config.base_model,
             "architecture": machine.architecture,
             "trained_in": trainer.where(settings, machine),
             "loss_curve_image": dg.MetadataValue.md(markdown_image(png, "train and val loss")),
-            "loss_curve": dg.MetadataValue.md(
-                markdown_table(
-                    ["step", "train loss", "val loss"],
-                    [(step, loss, evals.get(step, "")) for step, loss in enumerate(curve, start=1)],
-                    limit=200,
-                )
-            ),
+            "loss_curve": dg.MetadataValue.md(loss_table(curve, evals)),
             "sha256": sha256_dir(layout.adapter),
         },
         check_results=[_beats_base(metrics["base_eval_loss"], metrics["tuned_eval_loss"])],
     )
+
+
+def plan_table(plan: TrainingPlan, architecture: str) -> str:
+    """The plan's knobs and where each came from, and the model this hardware suits."""
+    rows = markdown_table(["knob", "value", "from"], plan.rows())
+    return f"{rows}\n\nHardware: {architecture}; suited model: {plan.recommended_model}"
+
+
+def healed_table(attempts: list[Attempt]) -> str:
+    """Each failed attempt, its class and the change it was retried with."""
+    if not attempts:
+        return "First attempt succeeded."
+    return markdown_table(["attempt", "failure", "change", "note"], attempts_table(attempts))
+
+
+def loss_table(curve: list[float], evals: dict[int, float]) -> str:
+    """Train loss per step beside the val loss where one was measured."""
+    rows = [(step, loss, evals.get(step, "")) for step, loss in enumerate(curve, start=1)]
+    return markdown_table(["step", "train loss", "val loss"], rows, limit=200)
 
 
 def _beats_base(
