@@ -204,22 +204,27 @@ def _passage(block: Block, note: Note, signals: _Signals, min_score: int) -> Pas
         return Passage(text, block.headings, block.line, None, "unanswered prompt", text)
     passage = Passage(text, block.headings, block.line, None, None, question, outline=separate)
     passage.signal_tags = tuple(t for t in _tags(block.raw) if t in signals.reflection_tags)
-    sections, lowered = signals.sections, text.lower()
-    if question:
+    _decide(passage, block.raw, note.date is not None, signals, min_score)
+    return passage
+
+
+def _decide(passage: Passage, raw: str, dated: bool, signals: _Signals, min_score: int) -> None:
+    """The rule that takes a prose passage, strongest first; or why the score leaves it."""
+    headings, lowered = passage.headings, passage.text.lower()
+    if passage.question:
         passage.rule = "question"
-    elif section := next((h for h in reversed(block.headings) if h.lower() in sections), None):
+    elif section := next((h for h in reversed(headings) if h.lower() in signals.sections), None):
         passage.rule = f"section:{section}"
     elif passage.signal_tags:
         passage.rule = f"tag:#{passage.signal_tags[0]}"
     elif phrase := next((p for p in signals.phrases if p in lowered), None):
         passage.rule = f"phrase:{phrase}"
     else:
-        score, why = prose_score(text, block.raw, note.date is not None)
+        score, why = prose_score(passage.text, raw, dated)
         if score >= min_score:
             passage.rule = "prose"
         else:
             passage.left = f"score {score} < {min_score} ({why})"
-    return passage
 
 
 def _own_lines(lines: list[str]) -> tuple[list[str], list[str]]:
