@@ -118,7 +118,9 @@ def infer_kind(text: str, heading: str | None, tags: list[str], dated: bool) -> 
     return "journal" if dated else "reflection"
 
 
-def topic_of(heading: str | None, title: str, tags: list[str], generic: set[str]) -> str | None:
+def topic_of(
+    heading: str | None, title: str, tags: list[str], generic: frozenset[str]
+) -> str | None:
     """What the passage is about, in words: a specific heading, a title or a tag; else None."""
     generic = generic | GENERIC
     if heading and heading.lower() not in generic and _is_subject(heading):

@@ -50,7 +50,7 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class _Signals:
+class Signals:
     """The extraction rules, lower-cased once."""
 
     sections: frozenset[str]
@@ -64,10 +64,10 @@ class _Signals:
     phrases: tuple[str, ...]
 
 
-_SIGNALS: dict[int, tuple[Extraction, _Signals]] = {}
+_SIGNALS: dict[int, tuple[Extraction, Signals]] = {}
 
 
-def _signals(rules: Extraction) -> _Signals:
+def signals_of(rules: Extraction) -> Signals:
     """The rules' signals, computed once per rules object (every note of a run shares it)."""
     cached = _SIGNALS.get(id(rules))
     if cached and cached[0] is rules:
@@ -76,7 +76,7 @@ def _signals(rules: Extraction) -> _Signals:
     def lower(items: list[str]) -> frozenset[str]:
         return frozenset(item.lower() for item in items)
 
-    signals = _Signals(
+    signals = Signals(
         lower(rules.sections),
         lower(rules.imported_headings),
         lower(rules.imported_folders),
@@ -94,7 +94,7 @@ def _signals(rules: Extraction) -> _Signals:
 
 def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str | None:
     """Why no passage of a note is extracted at all, if so: private, a draft, or imported text."""
-    signals = _signals(rules)
+    signals = signals_of(rules)
     if _truthy(meta.get("private")) or signals.private_tags.intersection(note.tags):
         return "private note"
     if rules.skip_drafts and _truthy(meta.get("draft")):
@@ -113,7 +113,7 @@ def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str |
     return None
 
 
-def _imported_by_frontmatter(meta: dict[str, Any], rules: Extraction, signals: _Signals) -> str:
+def _imported_by_frontmatter(meta: dict[str, Any], rules: Extraction, signals: Signals) -> str:
     keys = {k.lower(): v for k, v in meta.items()}
     if key := next((k for k in rules.imported_keys if keys.get(k.lower())), None):
         return f"not yours: imported (frontmatter {key})"
@@ -136,7 +136,7 @@ def _truthy(value: Any) -> bool:
 
 def note_passages(note: Note, body: str, rules: Extraction) -> list[Passage]:
     """Every block of the body, taken or left by the rules, in order."""
-    signals = _signals(rules)
+    signals = signals_of(rules)
     passages: list[Passage] = []
     pending_prompt: Passage | None = None
     for block in note_blocks(body):
@@ -162,7 +162,7 @@ def _answers(passage: Passage, prompt: Passage) -> bool:
     return prose and passage.question is None and passage.headings == prompt.headings
 
 
-def _passage(block: Block, note: Note, signals: _Signals, min_score: int) -> Passage:
+def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Passage:
     def left(reason: str, text: str = "") -> Passage:
         return Passage(text, block.headings, block.line, None, reason, block.question)
 
@@ -208,7 +208,7 @@ def _passage(block: Block, note: Note, signals: _Signals, min_score: int) -> Pas
     return passage
 
 
-def _decide(passage: Passage, raw: str, dated: bool, signals: _Signals, min_score: int) -> None:
+def _decide(passage: Passage, raw: str, dated: bool, signals: Signals, min_score: int) -> None:
     """The rule that takes a prose passage, strongest first; or why the score leaves it."""
     headings, lowered = passage.headings, passage.text.lower()
     if passage.question:

@@ -8,7 +8,12 @@ from forge_pipeline.lib.core.chat import ChatExample
 from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.core.example_id import example_id
 from forge_pipeline.lib.dataset.kinds import infer_kind, question_for, topic_of
-from forge_pipeline.lib.dataset.passages import Passage, note_exclusion, note_passages
+from forge_pipeline.lib.dataset.passages import (
+    Passage,
+    note_exclusion,
+    note_passages,
+    signals_of,
+)
 from forge_pipeline.lib.vault.note import Note
 from forge_pipeline.lib.vault.templates import without_template_lines
 
@@ -71,7 +76,7 @@ def explain_note(
     answers = _answers(passages, limits)
     examples: list[ChatExample] = []
     taken: set[str] = set()
-    generic = {s.lower() for s in rules.sections}
+    generic = signals_of(rules).sections  # lower-cased once per run, not per note
     for answer in answers:
         if answer.words < limits.min_words:
             for passage in answer.passages:
@@ -138,7 +143,7 @@ def _pieces(text: str, max_words: int) -> list[str]:
 
 
 def _example(
-    note: Note, answer: Answer, system_prompt: str, taken: set[str], generic: set[str]
+    note: Note, answer: Answer, system_prompt: str, taken: set[str], generic: frozenset[str]
 ) -> ChatExample:
     first = answer.passages[0]
     signal = next((p.signal_tags[0] for p in answer.passages if p.signal_tags), None)
