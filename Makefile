@@ -40,6 +40,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check forge_pipeline forge_pipeline_tests bench
 	$(VENV)/bin/ruff format --check forge_pipeline forge_pipeline_tests bench
+	$(VENV)/bin/pyright
 
 bench: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) bench/run_all.py

@@ -130,7 +130,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(home: Path) -> Iterator[str]:
+def running_server(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`forge serve` on a free loopback port for FORGE_HOME=home; yields its URL."""
     port = free_port()
     env = {
@@ -139,6 +139,7 @@ def running_server(home: Path) -> Iterator[str]:
         "FORGE_ADMIN_TOKEN": TOKEN,
         "FORGE_SERVING_THREADS": "1",
         "FORGE_SERVING_N_CTX": "512",
+        **(extra_env or {}),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "forge_pipeline.cli", "serve", "--port", str(port)],

@@ -17,7 +17,8 @@ from forge_pipeline.lib.core.config import (
 )
 from forge_pipeline.lib.export.gguf_check import load_llama, token_cap, validate_gguf
 from forge_pipeline.serving.client import ServerClient
-from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.guard import is_loopback
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, API_KEY_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry
 
 
@@ -37,12 +38,20 @@ def serve(
     )
     try:
         application = create_forge_app(
-            ModelRegistry(settings.registry_dir), serving, os.environ.get(ADMIN_TOKEN_ENV)
+            ModelRegistry(settings.registry_dir),
+            serving,
+            os.environ.get(ADMIN_TOKEN_ENV),
+            os.environ.get(API_KEY_ENV),
         )
     except USER_ERRORS as exc:
         fail(exc)
     if not os.environ.get(ADMIN_TOKEN_ENV):
         console.print(f"[yellow]{ADMIN_TOKEN_ENV} is not set: hot reload is off.[/yellow]")
+    if not is_loopback(serving.host):
+        console.print(
+            f"[yellow]Bound to {serving.host}: other machines can reach the model of your notes; "
+            f"/v1 asks for {API_KEY_ENV}.[/yellow]"
+        )
     console.print(f"Serving model '{MODEL_ALIAS}' on http://{serving.host}:{serving.port}/v1")
     uvicorn.run(application, host=serving.host, port=serving.port, log_level="warning")
 
@@ -112,6 +121,7 @@ def _local_stream(settings: Settings):
             stream=True,
             logits_processor=token_cap(llm, REPLY_TOKENS),
         )
+        assert not isinstance(chunks, dict)  # streamed: an iterator of chunks
         for chunk in chunks:
             yield chunk["choices"][0]["delta"].get("content") or ""
 
@@ -124,7 +134,7 @@ def _local_stream(settings: Settings):
 def _server_stream(settings: Settings, url: str):
     from openai import OpenAI
 
-    client = OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="local")
+    client = OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key=os.environ.get(API_KEY_ENV, "local"))
 
     def stream(history):
         for chunk in client.chat.completions.create(

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from forge_pipeline.lib.core.config import Settings
-from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, API_KEY_ENV, MODEL_ALIAS
 
 
 class ServerError(RuntimeError):
@@ -21,15 +21,16 @@ class ServerClient:
 
     base_url: str
     admin_token: str | None = None
+    api_key: str | None = None
     timeout_s: float = 120.0
 
     @classmethod
     def for_settings(
         cls, settings: Settings, url: str = "", token_env: str = ADMIN_TOKEN_ENV
     ) -> "ServerClient":
-        """The configured server (or url), with the admin token read from the environment now."""
+        """The configured server (or url), with the admin token and API key read now."""
         url = url or f"http://{settings.serving.host}:{settings.serving.port}"
-        return cls(url.rstrip("/"), os.environ.get(token_env))
+        return cls(url.rstrip("/"), os.environ.get(token_env), os.environ.get(API_KEY_ENV))
 
     def is_up(self) -> bool:
         """Whether /health answers."""
@@ -45,7 +46,9 @@ class ServerClient:
     def status(self) -> dict[str, Any]:
         """What the server is serving."""
         answer = requests.get(
-            f"{self.base_url}/admin/status", headers=self._headers(), timeout=self.timeout_s
+            f"{self.base_url}/admin/status",
+            headers=self._bearer(self.admin_token),
+            timeout=self.timeout_s,
         )
         return self._checked(answer)
 
@@ -67,13 +70,14 @@ class ServerClient:
         answer = requests.post(
             f"{self.base_url}{route}",
             json=body,
-            headers=self._headers() if admin else {},
+            headers=self._bearer(self.admin_token if admin else self.api_key),
             timeout=self.timeout_s,
         )
         return self._checked(answer)
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+    @staticmethod
+    def _bearer(token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     @staticmethod
     def _checked(answer: requests.Response) -> dict[str, Any]:

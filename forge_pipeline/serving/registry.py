@@ -28,7 +28,7 @@ class ModelRegistry:
         """Registered versions, oldest first (compared by number, not by text)."""
         if not self.versions_dir.is_dir():
             return []
-        found = [p.name for p in self.versions_dir.iterdir() if _VERSION.match(p.name)]
+        found = [p.name for p in self.versions_dir.iterdir() if _VERSION.fullmatch(p.name)]
         return sorted(found, key=lambda name: int(name[1:]))
 
     def current_version(self) -> str | None:
@@ -43,15 +43,34 @@ class ModelRegistry:
         return self.model_path(version)
 
     def model_path(self, version: str) -> Path:
-        """The served GGUF file of one version."""
-        return self.versions_dir / version / self.manifest(version)["serve_file"]
+        """The served GGUF file of one version: a file of that version's own folder."""
+        serve_file = self.manifest(version).get("serve_file")
+        path = self.versions_dir / version / str(serve_file)
+        if not isinstance(serve_file, str) or Path(serve_file).name != serve_file:
+            raise RegistryError(
+                f"The manifest of {version} names {serve_file!r}, not a file of its own folder; "
+                "roll back or re-run forge_full."
+            )
+        if not self.contains(path):
+            raise RegistryError(f"{path} is missing; roll back or re-run forge_full.")
+        return path
 
     def manifest(self, version: str) -> dict[str, Any]:
         """The manifest of one version."""
+        if not _VERSION.fullmatch(version):
+            raise RegistryError(f"{version!r} is not a version name such as v0001.")
         path = self.versions_dir / version / "manifest.json"
         if not path.exists():
             raise RegistryError(f"Version {version} is not in {self.root}.")
-        return json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RegistryError(
+                f"The manifest of {version} is unreadable ({exc}); roll back or re-run forge_full."
+            ) from exc
+        if not isinstance(manifest, dict):
+            raise RegistryError(f"The manifest of {version} is not a JSON object; roll back.")
+        return manifest
 
     def register(self, files: list[Path], serve_file: str, info: dict[str, Any]) -> dict[str, Any]:
         """Copy files in as the next version and return its manifest (does not activate it)."""

@@ -2,6 +2,7 @@
 
 A reload loads and smoke-tests the new model beside the old one, then swaps it in under the
 server's own locks, so requests wait a moment instead of failing; any failure keeps the old model.
+Every request passes the Guard first (serving/guard.py): hosts, origins, keys and sizes.
 """
 
 import datetime as dt
@@ -9,16 +10,20 @@ import hmac
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import llama_cpp.server.app as llama_app
 from fastapi import Body, FastAPI, Header, HTTPException
+from fastapi.middleware.cors import CORSMiddleware
+from llama_cpp import Llama, LogitsProcessorList
 from llama_cpp.server.model import LlamaProxy
 from llama_cpp.server.settings import ModelSettings, ServerSettings
 
 from forge_pipeline.lib.core.artifacts import sha256_file
 from forge_pipeline.lib.core.config import Serving
 from forge_pipeline.lib.export.gguf_check import GGUFError, inspect_gguf, token_cap
+from forge_pipeline.serving.guard import Door, Guard
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
@@ -58,6 +63,7 @@ def _load_and_smoke_test(path: Path, serving: Serving) -> LlamaProxy:
     try:
         proxy = LlamaProxy(models=[_model_settings(path, serving)])
         llm = proxy(MODEL_ALIAS)
+        _cap_replies(llm, serving.max_tokens)
         llm.create_chat_completion(
             messages=[{"role": "user", "content": "Hello"}],
             max_tokens=1,
@@ -68,8 +74,27 @@ def _load_and_smoke_test(path: Path, serving: Serving) -> LlamaProxy:
     return proxy
 
 
-def create_forge_app(registry: ModelRegistry, serving: Serving, admin_token: str | None) -> FastAPI:
+def _cap_replies(llm: Llama, ceiling: int) -> None:
+    """End every reply of this model by `ceiling` tokens, even inside a UTF-8 character.
+
+    Patched on the instance's create_completion because every route reaches it (chat ones
+    through the chat handler), while the streaming routes call Llama's methods unbound.
+    """
+    complete = llm.create_completion
+
+    def capped(*args: Any, max_tokens: int | None = None, logits_processor=None, **kwargs: Any):
+        limit = min(max_tokens, ceiling) if max_tokens and max_tokens > 0 else ceiling
+        processors = LogitsProcessorList([*(logits_processor or []), *token_cap(llm, limit)])
+        return complete(*args, max_tokens=limit, logits_processor=processors, **kwargs)
+
+    llm.create_completion = capped
+
+
+def create_forge_app(
+    registry: ModelRegistry, serving: Serving, admin_token: str | None, api_key: str | None = None
+) -> FastAPI:
     """The OpenAI-compatible app serving the registry's current model, with admin routes."""
+    door = Door.for_serving(serving, api_key)
     path = registry.current_model()
     inspect_gguf(path)
     app = llama_app.create_app(
@@ -79,13 +104,29 @@ def create_forge_app(registry: ModelRegistry, serving: Serving, admin_token: str
         ),
         model_settings=[_model_settings(path, serving)],
     )
+    # llama-cpp-python lets every origin read every answer; Forge lists its origins instead.
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]
+    if door.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(door.origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(Guard, door=door)  # added last, so it runs first
+    proxy = llama_app._llama_proxy
+    assert proxy is not None  # create_app has just loaded it
+    _cap_replies(proxy(MODEL_ALIAS), serving.max_tokens)
     state = {"served": _served(path, registry)}
+    reloading = anyio.Lock()
 
     def authorize(authorization: str | None) -> None:
         if not admin_token:
             raise HTTPException(503, f"Admin routes are off: set {ADMIN_TOKEN_ENV} for the server.")
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), admin_token.encode()):
+        given = authorization or ""
+        if not given.startswith("Bearer ") or not hmac.compare_digest(
+            given.removeprefix("Bearer ").encode(), admin_token.encode()
+        ):
             raise HTTPException(401, "Missing or wrong bearer token for the admin routes.")
 
     @app.get("/health")
@@ -104,6 +145,12 @@ def create_forge_app(registry: ModelRegistry, serving: Serving, admin_token: str
         path: str | None = Body(default=None, embed=True),
     ) -> dict:
         authorize(authorization)
+        if reloading.locked():
+            raise HTTPException(409, "Another reload is in progress; try again when it ends.")
+        async with reloading:
+            return await reload(version, path)
+
+    async def reload(version: str | None, path: str | None) -> dict:
         try:
             target = _reload_target(registry, version, path)
         except RegistryError as exc:

@@ -2,7 +2,7 @@
 
 import torch.nn.functional as F
 from transformers import Trainer
-from trl import SFTTrainer
+from trl.trainer.sft_trainer import SFTTrainer
 
 IGNORED = -100  # the label of every token outside the answers
 

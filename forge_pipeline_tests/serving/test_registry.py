@@ -59,3 +59,33 @@ def test_rollback_without_previous_is_a_clear_error(tmp_path: Path):
     registry.activate(registry.register([fake_gguf(tmp_path, b"a")], "model.gguf", {})["version"])
     with pytest.raises(RegistryError, match="No previous version"):
         registry.rollback()
+
+
+@pytest.mark.parametrize("version", ["../../x", "v0001/../v0001", "/etc", "v0001\n", "latest"])
+def test_only_version_names_are_read(tmp_path: Path, version: str):
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.activate(registry.register([fake_gguf(tmp_path, b"a")], "model.gguf", {})["version"])
+    outside = tmp_path / "x"
+    outside.mkdir()
+    (outside / "manifest.json").write_text('{"serve_file": "/etc/passwd"}')
+    with pytest.raises(RegistryError, match="not a version name"):
+        registry.model_path(version)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ('{"serve_file": "/etc/passwd"}', "not a file of its own folder"),
+        ('{"serve_file": "../v0001/model.gguf"}', "not a file of its own folder"),
+        ('{"serve_file": 7}', "not a file of its own folder"),
+        ('{"serve_file": "gone.gguf"}', "is missing"),
+        ('{"serve_file": "mod', "unreadable"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_bad_manifest_is_one_clear_error(tmp_path: Path, manifest: str, message: str):
+    registry = ModelRegistry(tmp_path / "registry")
+    version = registry.register([fake_gguf(tmp_path, b"a")], "model.gguf", {})["version"]
+    (registry.versions_dir / version / "manifest.json").write_text(manifest)
+    with pytest.raises(RegistryError, match=message):
+        registry.model_path(version)

@@ -80,6 +80,7 @@ def test_health_and_status(served):
         ({"version": "v0001"}, "wrong", 401, "bearer token"),
         ({"path": "/etc/passwd"}, TOKEN, 400, "not a file inside the model registry"),
         ({"version": "v0999"}, TOKEN, 400, "not in"),
+        ({"version": "../../x"}, TOKEN, 400, "not a version name"),
     ],
 )
 def test_bad_reload_requests_are_refused_and_the_model_keeps_serving(

@@ -16,13 +16,9 @@ from forge_pipeline.training import backend
 from forge_pipeline.training.backend import choose_backend, padding_free
 from forge_pipeline.training.callbacks import MEASURE_STEPS, TimeBudget
 from forge_pipeline.training.plain_loss import PlainLossSFTTrainer
+from forge_pipeline.training.sft import CHATML_TRAINING_TEMPLATE, eval_interval, training_template
 from forge_pipeline.training.train_config import TrainConfig
-from forge_pipeline.training.train_lora import (
-    CHATML_TRAINING_TEMPLATE,
-    eval_interval,
-    train,
-    training_template,
-)
+from forge_pipeline.training.train_lora import train
 
 CONFIG = TrainConfig(
     base_model="m",

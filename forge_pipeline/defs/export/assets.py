@@ -13,6 +13,7 @@ from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.export.gguf_check import (
     GGUFError,
+    Scored,
     gguf_mean_nll,
     hf_mean_nll,
     perplexity,
@@ -21,7 +22,7 @@ from forge_pipeline.lib.export.gguf_check import (
 )
 from forge_pipeline.lib.export.gguf_export import ExportedGGUF, export_all
 from forge_pipeline.lib.export.merge import merge_adapter
-from forge_pipeline.serving.registry import ModelRegistry
+from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
 
 @dg.asset(group_name="export", kinds={"safetensors"}, deps=["lora_adapter"])
@@ -157,17 +158,15 @@ def beats_deployed(new_loss: float, reference: str, reference_loss: float) -> dg
     )
 
 
-def _reference_loss(
-    settings: Settings, sequences: list[list[int]], threads: int
-) -> tuple[str, float]:
+def _reference_loss(settings: Settings, sequences: list[Scored], threads: int) -> tuple[str, float]:
     """The deployed version's val loss in llama.cpp, or the base model's when none comparable."""
     registry = ModelRegistry(settings.registry_dir)
     version = registry.current_version()
-    if version and registry.manifest(version).get("base_model") == settings.base_model:
-        try:
+    try:
+        if version and registry.manifest(version).get("base_model") == settings.base_model:
             return f"deployed {version}", gguf_mean_nll(
                 registry.model_path(version), sequences, threads
             )
-        except GGUFError:
-            pass  # a broken deployed file is no reference; compare with the base instead
+    except (GGUFError, RegistryError):
+        pass  # a broken deployed version is no reference; compare with the base instead
     return "base model", hf_mean_nll(resolve_base_model(settings), sequences)

@@ -58,7 +58,7 @@ def _reload_server(
     model_server: ModelServerResource,
     settings: Settings,
     version: str,
-) -> dict[str, object]:
+) -> dict[str, str | int | float | dg.MetadataValue]:
     """Reload a running server and smoke-test it; a server that is down is not an error."""
     client = model_server.client(settings)
     if not client.is_up():

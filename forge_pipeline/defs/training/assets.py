@@ -18,6 +18,7 @@ from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.jsonl import count_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
+from forge_pipeline.lib.training.hardware import Hardware
 from forge_pipeline.lib.training.healing import (
     MAX_RETRIES,
     Attempt,
@@ -27,8 +28,8 @@ from forge_pipeline.lib.training.healing import (
     fix_for,
 )
 from forge_pipeline.lib.training.loss_plot import loss_curve_png, markdown_image
-from forge_pipeline.lib.training.plan import TrainingPlan, make_plan, run_length
-from forge_pipeline.training.train_config import train_config
+from forge_pipeline.lib.training.plan import RunLength, TrainingPlan, make_plan, run_length
+from forge_pipeline.training.train_config import TrainConfig, train_config
 
 
 @dg.asset(
@@ -59,7 +60,6 @@ def lora_adapter(
     Layout.require(layout.train, "curated_dataset")
     Layout.require(layout.val, "curated_dataset")
     plan = make_plan(machine, settings.training, layout.tokens_p95())
-    device = "cuda" if machine.gpu_count else "cpu"
     inputs = training_inputs(layout.dataset_version(), settings, plan)
     last, last_run = _last_adapter(context)
     if (
@@ -74,35 +74,12 @@ def lora_adapter(
         )
         yield _beats_base(last["base_eval_loss"], last["tuned_eval_loss"], unchanged_since=last_run)
         return
-    checkpoints = layout.checkpoints / inputs
-    _drop_stale_checkpoints(layout.checkpoints, keep=checkpoints)
-    failure_file = layout.checkpoints / "failure.txt"
-    failure_file.parent.mkdir(parents=True, exist_ok=True)
-    knobs = {**plan.knobs(), "learning_rate": settings.training.learning_rate}
-    attempts: list[Attempt] = []
     client, _ = gemini.client(settings.gemini, sends_notes=False)
     diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
-    base_model = resolve_base_model(settings)
-    train_examples = count_lines(layout.train)
     with atomic_dir(layout.adapter) as out:
-        while True:
-            length = run_length(
-                settings.training, train_examples, knobs["batch_size"] * knobs["grad_accum"]
-            )
-            config = train_config(
-                settings, base_model, layout, out, length, knobs, checkpoints, failure_file
-            )
-            context.log.info(f"Training on {machine.architecture}: {length.reason}")
-            context.log.info(json.dumps(asdict(config)))
-            try:
-                trainer.run(context, settings, machine, asdict(config))
-                break
-            except TrainerFailed as exc:
-                change = _heal(
-                    context, exc, failure_file, {**knobs, "device": device}, attempts, diagnosis
-                )
-                knobs.update(change)
-                shutil.rmtree(checkpoints, ignore_errors=True)  # a changed plan starts afresh
+        length, config, attempts = _train_healing_failures(
+            context, forge, machine, trainer, diagnosis, plan, out, inputs
+        )
         metrics = json.loads((out / "metrics.json").read_text())
         curve = metrics.pop("loss_curve")
         evals = dict(metrics.pop("eval_curve"))
@@ -126,6 +103,48 @@ def lora_adapter(
         },
         check_results=[_beats_base(metrics["base_eval_loss"], metrics["tuned_eval_loss"])],
     )
+
+
+def _train_healing_failures(
+    context: dg.AssetExecutionContext,
+    forge: ForgeResource,
+    machine: Hardware,
+    trainer: TrainerLauncher,
+    diagnosis: GeminiDiagnosis | None,
+    plan: TrainingPlan,
+    out: Path,
+    inputs: str,
+) -> tuple[RunLength, TrainConfig, list[Attempt]]:
+    """Train the adapter into out; after a failure, heal the knobs and try again (bounded)."""
+    settings, layout = forge.settings(), forge.layout()
+    device = "cuda" if machine.gpu_count else "cpu"
+    checkpoints = layout.checkpoints / inputs
+    _drop_stale_checkpoints(layout.checkpoints, keep=checkpoints)
+    failure_file = layout.checkpoints / "failure.txt"
+    failure_file.parent.mkdir(parents=True, exist_ok=True)
+    knobs = {**plan.knobs(), "learning_rate": settings.training.learning_rate}
+    attempts: list[Attempt] = []
+    base_model = resolve_base_model(settings)
+    train_examples = count_lines(layout.train)
+    while True:
+        length = run_length(
+            settings.training, train_examples, knobs["batch_size"] * knobs["grad_accum"]
+        )
+        config = train_config(
+            settings, base_model, layout, out, length, knobs, checkpoints, failure_file
+        )
+        context.log.info(f"Training on {machine.architecture}: {length.reason}")
+        context.log.info(json.dumps(asdict(config)))
+        try:
+            trainer.run(context, settings, machine, asdict(config))
+            break
+        except TrainerFailed as exc:
+            change = _heal(
+                context, exc, failure_file, {**knobs, "device": device}, attempts, diagnosis
+            )
+            knobs.update(change)
+            shutil.rmtree(checkpoints, ignore_errors=True)  # a changed plan starts afresh
+    return length, config, attempts
 
 
 def plan_table(plan: TrainingPlan, architecture: str) -> str:

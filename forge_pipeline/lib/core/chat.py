@@ -10,7 +10,7 @@ class Turn(TypedDict):
     content: str
 
 
-class ChatExample(TypedDict, total=False):
+class ChatExample(TypedDict):
     """One training example: a conversation and where it came from."""
 
     id: str  # stable while the source's path and the answer stay the same

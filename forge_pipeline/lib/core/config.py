@@ -126,6 +126,10 @@ class Serving(_Section):
     port: int = 8765
     n_ctx: int = 2048
     threads: int = 0
+    max_tokens: int = Field(default=512, ge=1)  # a reply's default and ceiling, in tokens
+    max_body_kb: int = Field(default=256, ge=1)  # the largest request body accepted
+    allowed_origins: list[str] = []  # web pages (scheme://host[:port]) that may call the API
+    allowed_hosts: list[str] = []  # Host names accepted besides loopback and the bound address
 
 
 class Automation(_Section):

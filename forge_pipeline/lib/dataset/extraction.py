@@ -22,6 +22,7 @@ from forge_pipeline.lib.vault.notes_store import (
     read_arrow,
     read_table,
     union_sorted,
+    values,
     write_arrow,
 )
 
@@ -88,23 +89,23 @@ def extract_all(
     if todo.num_rows:
         notes = read_table(notes_path)
         rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
-        fresh = _extract(notes, rows.to_pylist(), (rules, system_prompt, boilerplate, limits))
+        fresh = _extract(notes, values(rows), (rules, system_prompt, boilerplate, limits))
     reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
     table = union_sorted(cache, reused, fresh)
     if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
         _write_cache(cache_path, key, table)
     examples = table["examples"]
-    gave = pc.greater(pc.list_value_length(examples), 0)
+    gave = table.filter(pc.greater(pc.list_value_length(examples), pa.scalar(0)))
     return ExtractionRun(
-        lines=pc.list_flatten(examples).to_pylist(),
+        lines=values(pc.list_flatten(examples)),
         notes_extracted=todo.num_rows,
         notes_reused=index.num_rows - todo.num_rows,
         kinds=_counts(table["kinds"]),
-        notes_with_examples=pc.sum(gave).as_py() or 0,
+        notes_with_examples=gave.num_rows,
         rules=_counts(table["rules"]),
         left=_counts(table["left"]),
         daily_notes=pc.sum(table["daily"]).as_py() or 0,
-        daily_with_examples=pc.sum(pc.and_(table["daily"], gave)).as_py() or 0,
+        daily_with_examples=pc.sum(gave["daily"]).as_py() or 0,
     )
 
 
@@ -115,7 +116,7 @@ def rules_key(
     shaping = [rules.model_dump(), system_prompt, QUESTIONS, sorted(boilerplate), str(limits)]
     text = json.dumps(shaping, sort_keys=True)
     modules = (blocks, clean, kinds, passages, reflections, templates, example_id, parse)
-    code = source_key(*(m.__file__ for m in modules))
+    code = source_key(*(str(m.__file__) for m in modules))
     return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
 
@@ -137,16 +138,16 @@ def _extract_chunk(
 ) -> pa.Table:
     notes = notes_from_table(table)
     found = [explain_note(note, rules, system_prompt, boilerplate, limits) for note in notes]
-    return pa.table(
-        [
-            [n.path for n in notes],
-            [n.sha256 for n in notes],
-            [[json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found],
-            [[e["kind"] for e in f.examples] for f in found],
-            [[rule_category(e["found_by"]) for e in f.examples] for f in found],
-            [_left_reasons(f) for f in found],
-            [parse.daily_date(n.path) is not None for n in notes],
-        ],
+    return pa.Table.from_pydict(
+        {
+            "path": [n.path for n in notes],
+            "sha256": [n.sha256 for n in notes],
+            "examples": [[json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found],
+            "kinds": [[e["kind"] for e in f.examples] for f in found],
+            "rules": [[rule_category(e["found_by"]) for e in f.examples] for f in found],
+            "left": [_left_reasons(f) for f in found],
+            "daily": [parse.daily_date(n.path) is not None for n in notes],
+        },
         schema=CACHE_SCHEMA,
     )
 
@@ -172,8 +173,8 @@ def _left_reasons(found: reflections.Explained) -> list[str]:
 def _counts(column: pa.ChunkedArray) -> Counter[str]:
     """How often each value occurs in a list column, counted in Arrow."""
     counts = pc.value_counts(pc.list_flatten(column))
-    values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
-    return Counter(dict(zip(values, numbers, strict=True)))
+    found, numbers = values(counts.field("values")), values(counts.field("counts"))
+    return Counter(dict(zip(found, numbers, strict=True)))
 
 
 def _read_cache(path: Path, key: str) -> pa.Table:

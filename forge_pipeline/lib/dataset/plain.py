@@ -52,7 +52,7 @@ def read_table(path: Path) -> "pd.DataFrame":
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
+            return pd.read_json(path, lines=True, dtype=False)  # pyright: ignore[reportArgumentType]  # pandas documents dtype=False; its stubs omit it
         if suffix == ".parquet":
             return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:

@@ -168,5 +168,5 @@ def _example(
         "tags": note.tags,
         "date": note.date,
         "kind": kind,
-        "found_by": first.rule,
+        "found_by": first.rule or "prose",
     }

@@ -59,12 +59,16 @@ def inspect_gguf(path: Path) -> Inspection:
     template = str(fields.get("tokenizer.chat_template", ""))
     if not template:
         raise GGUFError(f"{path} has no chat template; it would answer in the wrong format.")
-    tokens = fields.get("tokenizer.ggml.tokens") or []
+    tokens = fields.get("tokenizer.ggml.tokens")
     eos_id = fields.get("tokenizer.ggml.eos_token_id")
-    eos = tokens[eos_id] if isinstance(eos_id, int) and eos_id < len(tokens) else ""
+    eos = ""
+    if isinstance(tokens, list) and isinstance(eos_id, int) and eos_id < len(tokens):
+        eos = str(tokens[eos_id])
     return Inspection(general_type, str(fields.get("general.architecture", "")), template, eos)
 
 
+# llama.cpp writes arrays of scalars or strings; nothing real nests, so deeper is an attack.
+MAX_ARRAY_DEPTH = 4
 # GGUF value types: id -> struct format (8 = string, 9 = array, handled apart).
 _SCALARS = {
     0: "B",
@@ -100,16 +104,18 @@ def read_gguf_header(path: Path) -> dict[str, object]:
                 raise ValueError("string length past the end of the file")
             return handle.read(length).decode("utf-8")
 
-        def value(kind: int):
+        def value(kind: int, depth: int = 0):
             if kind in _SCALARS:
                 return take(_SCALARS[kind])
             if kind == 8:
                 return text()
             if kind == 9:
+                if depth >= MAX_ARRAY_DEPTH:
+                    raise ValueError(f"arrays nested deeper than {MAX_ARRAY_DEPTH} levels")
                 item_kind, count = take("I"), take("Q")
                 if count > size:
                     raise ValueError("array length past the end of the file")
-                return [value(item_kind) for _ in range(count)]
+                return [value(item_kind, depth + 1) for _ in range(count)]
             raise ValueError(f"unknown value type {kind}")
 
         take("I")  # version
@@ -184,6 +190,7 @@ def validate_gguf(path: Path, prompt: str, system: str, threads: int = 0) -> Val
         architecture = str(llm.metadata.get("general.architecture", ""))
         has_template = bool(llm.metadata.get("tokenizer.chat_template"))
         llm.close()
+    assert isinstance(answer, dict)  # not streamed, so one response
     reply = (answer["choices"][0]["message"]["content"] or "").strip()
     tokens = answer["usage"]["completion_tokens"]
     return Validation(
@@ -225,7 +232,7 @@ def gguf_mean_nll(path: Path, sequences: Sequence[Scored], threads: int = 0) -> 
     return total / max(count, 1)
 
 
-def hf_mean_nll(model_dir: Path, sequences: Sequence[Scored]) -> float:
+def hf_mean_nll(model_dir: str | Path, sequences: Sequence[Scored]) -> float:
     """The same figure for a Hugging Face model folder, in transformers (fp32)."""
     import torch
     from transformers import AutoModelForCausalLM

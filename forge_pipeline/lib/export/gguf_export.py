@@ -90,7 +90,11 @@ def quantize_gguf(source: Path, target: Path, gguf_type: str, threads: int = 0) 
     params.ftype = getattr(llama_cpp, QUANTIZED_TYPES[gguf_type])
     params.nthread = threads or os.cpu_count() or 1
     with atomic_file(target) as tmp:
-        status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params)
+        status = llama_cpp.llama_model_quantize(
+            str(source).encode(),
+            str(tmp).encode(),
+            params,  # pyright: ignore[reportArgumentType]  # ctypes passes the struct by reference
+        )
         if status != 0:
             raise GGUFError(
                 f"llama.cpp could not quantize {source} to {gguf_type} (status {status})."

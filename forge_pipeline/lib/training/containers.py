@@ -49,11 +49,11 @@ def engine_answers() -> bool:
 
 def image_exists(image: str) -> bool:
     """Whether the engine holds this image locally (Forge never pulls one)."""
-    import docker
+    from docker.errors import ImageNotFound
 
     try:
         _client().images.get(image)
-    except docker.errors.ImageNotFound:
+    except ImageNotFound:
         return False
     return True
 

@@ -66,8 +66,8 @@ def detect_hardware() -> Hardware:
         return Hardware(
             gpu_count=count,
             gpu_name=name.decode() if isinstance(name, bytes) else name,
-            vram_total_gb=round(memory.total / 2**30, 1),
-            vram_free_gb=round(memory.free / 2**30, 1),
+            vram_total_gb=round(int(memory.total) / 2**30, 1),
+            vram_free_gb=round(int(memory.free) / 2**30, 1),
             compute_capability=float(f"{major}.{minor}"),
             driver=str(pynvml.nvmlSystemGetDriverVersion()),
             cpu_count=os.cpu_count() or 1,

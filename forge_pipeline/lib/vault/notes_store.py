@@ -3,6 +3,7 @@
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,6 +92,11 @@ def read_arrow(path: Path, columns: list[str] | None = None) -> pa.Table:
     return feather.read_table(path, columns=columns, memory_map=True)
 
 
+def values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects (typed loosely: Forge's columns hold no nulls)."""
+    return column.to_pylist()
+
+
 def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
     """The notes table (or some of its columns), or a clear error."""
     try:
@@ -110,8 +116,8 @@ def read_stamps(path: Path, parser: str) -> dict[str, tuple[int, int]]:
         return {}  # no previous table, or an unreadable one: a full read costs only time
     if (table.schema.metadata or {}).get(PARSER_KEY.encode()) != parser.encode():
         return {}
-    stamps = zip(table["size"].to_pylist(), table["mtime_ns"].to_pylist(), strict=True)
-    return dict(zip(table["path"].to_pylist(), stamps, strict=True))
+    stamps = zip(values(table["size"]), values(table["mtime_ns"]), strict=True)
+    return dict(zip(values(table["path"]), stamps, strict=True))
 
 
 def notes_from_table(table: pa.Table) -> list[Note]:

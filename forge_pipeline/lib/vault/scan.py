@@ -135,7 +135,7 @@ def _read_chunk(
 def _walk(vault: Path, rules: Parsing):
     """Every file under vault: (path, relative path, its Stamp or the reason it is skipped)."""
     ignored = {name.lower() for name in rules.ignore_dirs}
-    pending = [(str(vault), "", None)]
+    pending: list[tuple[str, str, str | None]] = [(str(vault), "", None)]
     while pending:
         folder, prefix, skip_reason = pending.pop()
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from forge_pipeline.lib.core.config import env_name
-from forge_pipeline.training.train_lora import latest_checkpoint
+from forge_pipeline.training.checkpoints import latest_checkpoint
 from forge_pipeline_tests.helpers import UPSTREAM, tiny_overrides
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")

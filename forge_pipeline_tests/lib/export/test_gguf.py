@@ -4,6 +4,7 @@ Does not touch: Dagster, the server.
 """
 
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,18 @@ def test_not_a_gguf_is_refused_before_loading(tmp_path: Path):
     path.write_bytes(b"PK\x03\x04 definitely not gguf")
     with pytest.raises(GGUFError, match="not a GGUF file"):
         validate_gguf(path, "hi", "sys")
+
+
+def test_deeply_nested_header_arrays_are_a_damaged_file_not_a_crash(tmp_path: Path):
+    depth = 5000  # past Python's recursion limit: an unbounded reader raises RecursionError
+    array, string = struct.pack("<I", 9), struct.pack("<I", 8)
+    key = b"general.evil"
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + array
+    header += (array + struct.pack("<Q", 1)) * depth + string + struct.pack("<Q", 0)
+    path = tmp_path / "nested.gguf"
+    path.write_bytes(header)
+    with pytest.raises(GGUFError, match="nested deeper"):
+        inspect_gguf(path)
 
 
 def test_truncated_gguf_is_refused(tmp_path: Path, tiny_gguf: Path):

@@ -14,7 +14,7 @@ from forge_pipeline.lib.training.healing import (
     fix_for,
     within_bounds,
 )
-from forge_pipeline.training.train_lora import exit_status
+from forge_pipeline.training.failures import exit_status
 
 KNOBS = {
     "batch_size": 8,
