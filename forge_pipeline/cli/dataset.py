@@ -30,7 +30,9 @@ def explain(
     parsed = read_note(path, rel, settings.parsing.max_note_kb * 1024)
     if isinstance(parsed, Skipped):
         fail(ValueError(f"{rel} is not read as a note: {parsed.reason}."))
-    boilerplate = template_lines(settings.vault, settings.extraction.templates_folder)
+    boilerplate = template_lines(
+        settings.vault, settings.extraction.templates_folder, settings.parsing
+    )
     limits = Limits(settings.curation.min_tokens, settings.curation.max_tokens)
     found = explain_note(parsed, settings.extraction, settings.system_prompt, boilerplate, limits)
     console.print(f"[bold]{rel}[/bold]: {len(found.examples)} example(s)")

@@ -48,7 +48,9 @@ def reflection_examples(
 ) -> dg.MaterializeResult:
     """The person's own words as chat examples (system, question, their answer), note by note."""
     settings, layout = forge.settings(), forge.layout()
-    boilerplate = template_lines(settings.vault, settings.extraction.templates_folder)
+    boilerplate = template_lines(
+        settings.vault, settings.extraction.templates_folder, settings.parsing
+    )
     run = extract_all(
         Layout.require(layout.notes, "vault_notes"),
         layout.extraction_cache,

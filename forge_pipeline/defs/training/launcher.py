@@ -23,10 +23,12 @@ from forge_pipeline.lib.training.containers import (
 )
 from forge_pipeline.lib.training.docker_images import image_tag
 from forge_pipeline.lib.training.hardware import Hardware
-from forge_pipeline.serving.names import ADMIN_TOKEN_ENV
+from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, API_KEY_ENV
 
 TRAINER_MODULE = "forge_pipeline.training.train_lora"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+# Training reads local files only: none of these may reach it (the hub is offline too).
+SECRET_ENVS = (GEMINI_KEY_ENV, ADMIN_TOKEN_ENV, API_KEY_ENV, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
 
 class TrainerFailed(RuntimeError):
@@ -72,19 +74,20 @@ class TrainerLauncher(dg.ConfigurableResource):
                 _run_in_container(context, settings, machine, self.image(settings, machine), extras)
             else:
                 dg.PipesSubprocessClient().run(
-                    command=[sys.executable, "-m", TRAINER_MODULE],
-                    context=context,
-                    extras=extras,
-                    env=trainer_env(),
+                    command=trainer_command(), context=context, extras=extras, env=OFFLINE
                 )
         except (DagsterPipesExecutionError, DagsterPipesError) as exc:
             raise TrainerFailed(str(exc), _exit_code(exc)) from exc
 
 
-def trainer_env() -> dict[str, str]:
-    """The local trainer's environment: offline Hugging Face, no secret it does not need."""
-    hidden = {GEMINI_KEY_ENV, ADMIN_TOKEN_ENV}
-    return {**{k: v for k, v in os.environ.items() if k not in hidden}, **OFFLINE}
+def trainer_command() -> list[str]:
+    """The local trainer's command line, with every secret unset before Python starts.
+
+    PipesSubprocessClient hands the child all of os.environ whatever env it is given, so the
+    secrets are removed by env(1) in the child itself, not from a dict Pipes merges away.
+    """
+    unset = [arg for name in SECRET_ENVS for arg in ("-u", name)]
+    return ["env", *unset, sys.executable, "-m", TRAINER_MODULE]
 
 
 def _run_in_container(

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from forge_pipeline.lib.copilot.gemini import GeminiClient, GeminiError
 from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import Gemini
-from forge_pipeline.lib.dataset.redact import redact
+from forge_pipeline.lib.dataset.redact import redact, redacted_head
 from forge_pipeline.lib.training.healing import Knobs, within_bounds
 
 LORA_RANKS = (4, 8, 16, 32, 64)
@@ -96,8 +96,8 @@ def redacted_samples(examples: list[dict], settings: Gemini) -> list[dict[str, s
     for example in examples[::step][: settings.max_samples]:
         sample = {
             "id": example["id"],
-            "question": redact(chat.question(example))[0],
-            "answer": redact(chat.answer(example))[0],
+            "question": redacted_head(chat.question(example), settings.max_bytes),
+            "answer": redacted_head(chat.answer(example), settings.max_bytes),
         }
         size += len(json.dumps(sample, ensure_ascii=False).encode())
         if size > settings.max_bytes:
@@ -149,7 +149,8 @@ def write_questions(client: GeminiClient, reflections: dict[str, str]) -> Iterat
     size = 0
     for key, text in reflections.items():
         # A reflection longer than the cap is cut, so no request ever exceeds it.
-        reflection = redact(text)[0].encode()[: settings.max_bytes // 2].decode(errors="ignore")
+        cut = redacted_head(text, settings.max_bytes // 2)
+        reflection = cut.encode()[: settings.max_bytes // 2].decode(errors="ignore")
         item = {"id": key, "reflection": reflection}
         item_size = len(json.dumps(item, ensure_ascii=False).encode())
         if batch and (len(batch) >= settings.max_samples or size + item_size > settings.max_bytes):
@@ -174,7 +175,7 @@ def _ask_questions(client: GeminiClient, batch: list[dict[str, str]]) -> dict[st
 
 def map_columns(client: GeminiClient, columns: list[str], rows: list[dict]) -> dict[str, str]:
     """Gemini's guess of the role -> column mapping from column names and a few redacted rows."""
-    shown = [{str(k): redact(str(v))[0][:200] for k, v in row.items()} for row in rows[:3]]
+    shown = [{str(k): redacted_head(str(v), 200) for k, v in row.items()} for row in rows[:3]]
     prompt = json.dumps({"columns": columns, "rows": shown}, ensure_ascii=False)
     answer = client.ask(COLUMNS_INSTRUCTION, prompt, ColumnMapping, items=len(shown))
     return answer.model_dump(exclude_none=True)

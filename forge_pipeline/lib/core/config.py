@@ -235,6 +235,11 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     settings.docker.mounts = [(base / m.expanduser()).resolve() for m in settings.docker.mounts]
     if settings.cache_dir is not None:
         settings.cache_dir = (base / settings.cache_dir.expanduser()).resolve()
+    if settings.home.is_relative_to(settings.vault):
+        raise ConfigError(
+            f"FORGE_HOME {settings.home} is inside the vault {settings.vault}, so Forge's own "
+            "files would be read as notes; set FORGE_HOME (or home in forge.yaml) outside it."
+        )
     local_model = base / settings.base_model
     if settings.base_model != DEFAULT_MODEL and local_model.exists():
         settings.base_model = str(local_model.resolve())

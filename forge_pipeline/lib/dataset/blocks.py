@@ -9,11 +9,12 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 # `What did I learn?:: The answer`, `Today I am thankful for :: …`: a Dataview field whose key
 # is the person's prompt (it asks, or it is a phrase of three words or more).
 _QUESTION_FIELD = re.compile(
-    r"^\s*(?:[-*+]\s+)?([^:\n]{3,200}\?|[^:\n\[\]]*\w \w+ \w[^:\n\[\]]*?)\s*::[ \t]*(\S.*)$"
+    r"^\s*(?:[-*+]\s+)?([^:\n]{3,200}\?|[^:\n\[\]]{0,100}\w \w+ \w[^:\n\[\]]{0,100}?)"
+    r"\s*::[ \t]*(\S.*)$"
 )
 _BULLET_LINE = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
 _LOGBOOK = re.compile(r"^\s*:LOGBOOK:\s*$.*?^\s*:END:\s*$", re.MULTILINE | re.DOTALL)
-_WIKILINK_TEXT = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")
+_WIKILINK_TEXT = re.compile(r"\[\[(?:[^\]|\n]{0,300}\|)?([^\]\n]{0,300})\]\]")
 _HEADING_NOISE = re.compile(r"[*_=~`]|^#+\s*")
 # An outline line that only names a part of the page ("- [[Journal]]", "- ## Evening review").
 _SHORT_LABEL = re.compile(r"^[^.!?;]{1,48}$")

@@ -5,18 +5,21 @@ import re
 from forge_pipeline.lib.vault.parse import tag_matches
 from forge_pipeline.lib.vault.templates import PLACEHOLDER
 
-_EMBED = re.compile(r"!\[\[[^\]]*\]\]")
-_WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# Every span is bounded ({0,300}): unbounded ones made a long line of unclosed marks quadratic.
+_EMBED = re.compile(r"!\[\[[^\]\n]{0,300}\]\]")
+_WIKILINK = re.compile(r"\[\[([^\]|#\n]{0,300})(?:#[^\]|\n]{0,300})?(?:\|([^\]\n]{0,300}))?\]\]")
+_MD_LINK = re.compile(r"!?\[([^\]\n]{0,300})\]\([^)\n]{0,2000}\)")
 _CHECKBOX = re.compile(r"^\s*[-*+]\s+\[.\]\s*", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
 _QUOTE = re.compile(r"^\s*>\s?(?:\[![^\]]*\][+-]?\s*)?", re.MULTILINE)
 _COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.DOTALL)
 _CODE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.*?\S)?)\1")
-_DATAVIEW = re.compile(r"^\s*[\w-]+::.*$", re.MULTILINE)
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|==|~~)(\S(?:.{0,300}?\S)?)\1")
+_DATAVIEW = re.compile(r"^\s*[\w-]{1,60}::.*$", re.MULTILINE)
 # Inline fields within a sentence: [key:: value] is an annotation; (key:: value) reads as value.
-_DATAVIEW_INLINE = re.compile(r"\[[\w -]+::[^\]]*\]|\([\w -]+::\s*([^)]*)\)")
+_DATAVIEW_INLINE = re.compile(
+    r"\[[\w -]{1,60}::[^\]\n]{0,300}\]|\([\w -]{1,60}::[ \t]*([^)\n]{0,300})\)"
+)
 _BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
 _BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
 _URL = re.compile(r"\bhttps?://\S+")

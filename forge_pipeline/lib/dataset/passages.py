@@ -16,8 +16,9 @@ _TASK = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\[.\]|(?:TODO|DONE|LATER|NOW|DOING|WAITING|WAIT|CANCELED|CANCELLED)\b)"
 )
 _PROPERTY = re.compile(r"^\s*(?:[-*+]\s+)?[\w-]+::(?:\s|$)")
-_LINKS = re.compile(
-    r"!?\[\[[^\]]*\]\]|!?\[[^\]]*\]\([^)]*\)|\bhttps?://\S+|\(\([^)]*\)\)|\{\{.*?\}\}|#[\w/-]+"
+_LINKS = re.compile(  # spans bounded, as in clean.py
+    r"!?\[\[[^\]\n]{0,300}\]\]|!?\[[^\]\n]{0,300}\]\([^)\n]{0,2000}\)|\bhttps?://\S+"
+    r"|\(\([^)\n]{0,300}\)\)|\{\{.{0,300}?\}\}|#[\w/-]+"
 )
 _LINK_MARKS = re.compile(r"\[|://|\(\(|\{\{|#")  # a line without these cannot be only links
 _LETTERS = re.compile(r"[^\W\d_]{2,}")

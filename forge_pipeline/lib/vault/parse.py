@@ -38,6 +38,12 @@ _PLAIN = re.compile(r"[^\s'\"\[\]{}&*!|>%@`#,?:-](?:[^\[\]{}#:,]|:(?! )|#(?<! #)
 _YAML_DATE = re.compile(r"\d{4}-\d\d?-\d\d?")
 _NULLS = {"null", "Null", "NULL", "~"}
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Real frontmatter is a few lines; past these, YAML's loaders exhaust memory, recursion or crash.
+MAX_FRONTMATTER_CHARS = 16_384
+MAX_NESTING = 32
+MAX_TITLE_CHARS = 300
+MAX_TAG_CHARS = 100
+MAX_TAGS = 200
 
 
 def parse_note(text: str, rel: str, sha256: str = "") -> Note:
@@ -49,11 +55,12 @@ def parse_note(text: str, rel: str, sha256: str = "") -> Note:
         body = text[match.end() :]
         meta, problem = _frontmatter(match.group(1))
     tags = _frontmatter_tags(meta.get("tags")) + inline_tags(body)
+    tags = [tag.lower() for tag in tags if len(tag) <= MAX_TAG_CHARS]
     return Note(
         path=rel,
-        title=str(meta.get("title") or _first_h1(body) or Path(rel).stem),
+        title=str(meta.get("title") or _first_h1(body) or Path(rel).stem)[:MAX_TITLE_CHARS],
         date=_note_date(meta, rel),
-        tags=list(dict.fromkeys(tag.lower() for tag in tags)),
+        tags=list(dict.fromkeys(tags))[:MAX_TAGS],
         body=body.strip(),
         sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
         problem=problem,
@@ -67,13 +74,36 @@ def _frontmatter(text: str) -> tuple[dict[str, Any], str | None]:
     simple = simple_frontmatter(text)
     if simple is not None:
         return simple, None
+    if len(text) > MAX_FRONTMATTER_CHARS:
+        return {}, f"frontmatter over {MAX_FRONTMATTER_CHARS:,} characters, ignored"
+    if _nesting(text) > MAX_NESTING:
+        return {}, f"frontmatter nested over {MAX_NESTING} levels deep, ignored"
     try:
+        if "*" in text and any(
+            isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_SAFE_LOADER)
+        ):
+            # Aliases can expand a few hundred bytes into gigabytes once the values are used.
+            return {}, "frontmatter uses YAML aliases (*name), ignored"
         loaded = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         return {}, f"frontmatter is not valid YAML ({_first_line(exc)})"
     if isinstance(loaded, dict):
         return loaded, None
     return {}, None if loaded is None else "frontmatter is not a key: value mapping"
+
+
+def _nesting(text: str) -> int:
+    """How deep frontmatter nests, over-counted: flow brackets, and indents and dashes of a line."""
+    flow = deepest = 0
+    if text.count("[") + text.count("{") > MAX_NESTING:
+        for char in text:
+            if char in "[{":
+                flow += 1
+                deepest = max(deepest, flow)
+            elif char in "]}":
+                flow -= 1
+    block = max((len(line) - len(line.lstrip(" -?:")) for line in text.splitlines()), default=0)
+    return max(deepest, block // 2)
 
 
 def simple_frontmatter(text: str) -> dict[str, Any] | None:

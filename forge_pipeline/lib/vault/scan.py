@@ -3,6 +3,7 @@
 import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,8 @@ def _read_chunk(
             result = read_note(path, rel, max_bytes, stamp.size)
         except OSError as exc:
             result = Skipped(rel, _os_reason(exc))
+        except Exception as exc:  # one odd note is skipped with its reason, never a failed run
+            result = Skipped(rel, f"could not be parsed ({type(exc).__name__}: {_first_line(exc)})")
         if isinstance(result, Note):
             result.stamp = stamp
             notes.append(result)
@@ -135,6 +138,7 @@ def _read_chunk(
 def _walk(vault: Path, rules: Parsing):
     """Every file under vault: (path, relative path, its Stamp or the reason it is skipped)."""
     ignored = {name.lower() for name in rules.ignore_dirs}
+    root = os.path.realpath(vault)
     pending: list[tuple[str, str, str | None]] = [(str(vault), "", None)]
     while pending:
         folder, prefix, skip_reason = pending.pop()
@@ -155,11 +159,7 @@ def _walk(vault: Path, rules: Parsing):
             elif not entry.name.lower().endswith(".md"):
                 yield entry.path, rel, "not a Markdown file"
             else:
-                try:
-                    stat = entry.stat()
-                    yield entry.path, rel, Stamp(stat.st_size, stat.st_mtime_ns)
-                except OSError as exc:
-                    yield entry.path, rel, _os_reason(exc)
+                yield entry.path, rel, _note_stamp(entry, root)
         for entry in reversed(folders):
             reason = skip_reason
             if not reason and entry.name.lower() in ignored:
@@ -167,11 +167,31 @@ def _walk(vault: Path, rules: Parsing):
             pending.append((entry.path, prefix + entry.name + "/", reason))
 
 
+def _note_stamp(entry: os.DirEntry, root: str) -> Stamp | str:
+    """A Markdown file's size and mtime, or why it is not read (never opened here)."""
+    if entry.is_symlink() and not os.path.realpath(entry.path).startswith(root + os.sep):
+        return "symlink to a file outside the vault"
+    try:
+        info = entry.stat()
+    except OSError as exc:
+        return _os_reason(exc)
+    if not stat.S_ISREG(info.st_mode):
+        return NOT_REGULAR
+    return Stamp(info.st_size, info.st_mtime_ns)
+
+
+NOT_REGULAR = "not a regular file (a FIFO, socket or device)"
+
+
 def _links_to_folder(entry: os.DirEntry) -> bool:
     try:
         return entry.is_dir()
     except OSError:
         return False  # a loop or a dangling link: reading it says which
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [""])[0][:160]
 
 
 def _os_reason(exc: OSError) -> str:
@@ -184,9 +204,16 @@ def read_note(
     path: str | Path, rel: str, max_bytes: int = 2 << 20, size: int = 0
 ) -> Note | Skipped:
     """Read and parse one note file, or say why it was skipped."""
-    if (size or os.stat(path).st_size) > max_bytes:
-        return Skipped(rel, f"larger than {max_bytes // 1024} KB (parsing.max_note_kb)")
-    with open(path, "rb") as handle:
+    too_large = Skipped(rel, f"larger than {max_bytes // 1024} KB (parsing.max_note_kb)")
+    if size > max_bytes:
+        return too_large
+    # Non-blocking, then checked: a FIFO swapped in after the walk must not hang the run.
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return Skipped(rel, NOT_REGULAR)
+        if info.st_size > max_bytes:
+            return too_large
         data = handle.read(max_bytes + 1)
     if not data.strip():
         return Skipped(rel, "empty file")

@@ -3,26 +3,28 @@
 import re
 from pathlib import Path
 
-from forge_pipeline.lib.vault.parse import parse_note
+from forge_pipeline.lib.core.config import Parsing
+from forge_pipeline.lib.vault.scan import scan_vault
 
 _LINE_MARKER = re.compile(r"^\s*(?:[-*+]\s+(?:\[.\]\s*)?|\d+\.\s+|>\s*)")
 _WORD = re.compile(r"\w")
-PLACEHOLDER = re.compile(r"\{\{.*?\}\}|<%.*?%>")  # Obsidian Templates and Templater syntax
+PLACEHOLDER = re.compile(
+    r"\{\{.{0,300}?\}\}|<%.{0,300}?%>"
+)  # Obsidian Templates and Templater syntax
 
 
-def template_lines(vault: Path, folder: str) -> frozenset[str]:
-    """The text lines of every Markdown template under vault/folder (read-only); none if absent."""
+def template_lines(vault: Path, folder: str, rules: Parsing | None = None) -> frozenset[str]:
+    """The text lines of every Markdown template under vault/folder (read-only); none if absent.
+
+    Templates are read as notes are (regular files inside the vault, within the size cap); an
+    unreadable template only means its lines are kept in notes.
+    """
     root = vault / folder
-    if not folder or not root.is_dir():
+    if not folder or not root.is_dir() or not root.resolve().is_relative_to(vault.resolve()):
         return frozenset()
     lines: set[str] = set()
-    for path in sorted(root.rglob("*.md")):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # an unreadable template only means its lines are kept in notes
-        body = parse_note(text, path.name).body
-        lines.update(filter(None, map(comparable_line, body.splitlines())))
+    for note in scan_vault(root, rules).notes:
+        lines.update(filter(None, map(comparable_line, note.body.splitlines())))
     return frozenset(lines)
 
 

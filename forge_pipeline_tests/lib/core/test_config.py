@@ -18,11 +18,12 @@ def test_project_forge_yaml_loads(forge_env: Path):
 
 
 def test_env_and_overrides_win_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("FORGE_VAULT", str(tmp_path))
+    (tmp_path / "vault").mkdir()
+    monkeypatch.setenv("FORGE_VAULT", str(tmp_path / "vault"))
     monkeypatch.setenv("FORGE_TRAINING_MAX_STEPS", "7")
     monkeypatch.setenv("FORGE_EXTRACTION_REFLECTION_TAGS", "[a, b]")
     settings = load_settings(overrides={"training.max_steps": "9", "curation.seed": "3"})
-    assert settings.vault == tmp_path
+    assert settings.vault == tmp_path / "vault"
     assert settings.training.max_steps == 9
     assert settings.curation.seed == 3
     assert settings.extraction.reflection_tags == ["a", "b"]
