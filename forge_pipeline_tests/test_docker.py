@@ -5,6 +5,7 @@ Needs dockerd (started here if it can be; CI always can) and debootstrap the fir
 """
 
 import os
+import runpy
 import subprocess
 import sys
 import time
@@ -200,6 +201,13 @@ def test_the_scale_out_instance_and_compose_file_hold_together(monkeypatch):
         assert services[name]["image"] == launcher.image
         assert "./dagster.yaml:/opt/dagster_home/dagster.yaml:ro" in services[name]["volumes"]
     assert services["webserver"]["ports"] == ["127.0.0.1:3000:3000"]
+    socket = "/var/run/docker.sock:/var/run/docker.sock"
+    assert (
+        socket not in services["webserver"]["volumes"] and socket in services["daemon"]["volumes"]
+    )
+    assert set(services["daemon"]["volumes"]) - {socket} == set(services["webserver"]["volumes"])
+    text = (PROJECT_ROOT / "docker" / "compose.yaml").read_text()
+    assert "DAGSTER_POSTGRES_PASSWORD:-" not in text  # no default password
     mounted = {v.split(":")[0] for v in launcher.container_kwargs["volumes"]}
     assert mounted <= set(compose["volumes"])
 
@@ -241,3 +249,53 @@ def test_forge_container_commands_touch_only_forge_containers(test_image: str):
         assert theirs.id in remaining and ours.id not in remaining
     finally:
         theirs.remove(force=True)
+
+
+def test_the_gpu_images_constraints_admit_every_torch_build_and_pin_the_rest():
+    from packaging.requirements import Requirement
+
+    script = runpy.run_path(str(PROJECT_ROOT / "docker" / "image_constraints.py"))
+    lock = (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+    constraints = script["image_constraints"]("\n".join(lock)).splitlines()
+    assert len(constraints) == len(lock)
+    pins = {Requirement(line).name: Requirement(line).specifier for line in constraints}
+    for build in ("2.13.0+cu126", "2.13.0+cu128", "2.13.0+cpu"):
+        assert pins["torch"].contains(build)
+    assert not Requirement(next(x for x in lock if x.startswith("torch=="))).specifier.contains(
+        "2.13.0+cu126"
+    )  # why the image needs its own constraints
+    assert [c for c, line in zip(constraints, lock, strict=True) if c != line] == ["torch==2.13.0"]
+    dockerfile = (PROJECT_ROOT / "docker" / "Dockerfile").read_text()
+    assert dockerfile.count("-c /tmp/constraints.txt") == 2  # the project and the GPU extras
+
+
+def test_the_trainer_container_sees_only_what_training_needs(tmp_path: Path):
+    from forge_pipeline.defs.training.launcher import trainer_container
+    from forge_pipeline.lib.core.config import load_settings
+
+    settings = load_settings()
+    checkpoints = settings.home / "artifacts" / "checkpoints"
+    config = {
+        "base_model": str(tmp_path / "models" / "base"),
+        "train_file": str(settings.home / "artifacts" / "curated" / "train.jsonl"),
+        "val_file": str(settings.home / "artifacts" / "curated" / "val.jsonl"),
+        "output_dir": str(settings.home / "artifacts" / ".lora_adapter.tmp"),
+        "checkpoint_dir": str(checkpoints / "abc123"),
+        "failure_file": str(checkpoints / "failure.txt"),
+    }
+    kwargs = trainer_container(config, settings, "run-1")
+    modes = {path: volume["mode"] for path, volume in kwargs["volumes"].items()}
+    assert modes == {
+        config["train_file"]: "ro",
+        config["val_file"]: "ro",
+        config["base_model"]: "ro",
+        config["output_dir"]: "rw",
+        config["checkpoint_dir"]: "rw",
+        str(checkpoints): "rw",
+    }
+    assert str(settings.home) not in modes and str(settings.cache) not in modes
+    assert kwargs["network_mode"] == "none"
+    assert kwargs["cap_drop"] == ["ALL"] and kwargs["security_opt"] == ["no-new-privileges"]
+    hub = trainer_container({**config, "base_model": "org/model"}, settings, "run-1")["volumes"]
+    assert all(not Path(p).joinpath("token").exists() or v["mode"] == "ro" for p, v in hub.items())
+    assert not any(p.endswith("huggingface") for p in hub)  # the hub cache, never HF_HOME

@@ -16,7 +16,7 @@ from forge_pipeline.lib.core.config import (
     Settings,
 )
 from forge_pipeline.lib.export.gguf_check import load_llama, token_cap, validate_gguf
-from forge_pipeline.serving.client import ServerClient
+from forge_pipeline.serving.client import ServerClient, ServerError
 from forge_pipeline.serving.guard import is_loopback
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, API_KEY_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry
@@ -178,10 +178,19 @@ def rollback(
     settings = current_settings()
     try:
         version = ModelRegistry(settings.registry_dir).rollback()
-        console.print(f"current model: {version}")
-        server = ServerClient.for_settings(settings, url or "")
-        if server.is_up():
-            server.reload(version)
-            console.print(f"server at {server.base_url} now serves {version}")
     except USER_ERRORS as exc:
         fail(exc)
+    console.print(f"current model: {version}")
+    server = ServerClient.for_settings(settings, url or "")
+    if not server.is_up():
+        return
+    try:
+        server.reload(version)
+    except ServerError as exc:
+        fail(
+            ServerError(
+                f"The registry now serves {version}, but the server at {server.base_url} did "
+                f"not reload ({exc}); restart `forge serve` to serve it."
+            )
+        )
+    console.print(f"server at {server.base_url} now serves {version}")

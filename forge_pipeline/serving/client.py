@@ -45,12 +45,7 @@ class ServerClient:
 
     def status(self) -> dict[str, Any]:
         """What the server is serving."""
-        answer = requests.get(
-            f"{self.base_url}/admin/status",
-            headers=self._bearer(self.admin_token),
-            timeout=self.timeout_s,
-        )
-        return self._checked(answer)
+        return self._request("GET", "/admin/status", None, self.admin_token)
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 64) -> tuple[str, float]:
         """One chat completion; returns the reply and the seconds it took."""
@@ -67,12 +62,22 @@ class ServerClient:
         return answer["choices"][0]["message"]["content"], time.perf_counter() - started
 
     def _post(self, route: str, body: dict[str, Any], admin: bool = False) -> dict[str, Any]:
-        answer = requests.post(
-            f"{self.base_url}{route}",
-            json=body,
-            headers=self._bearer(self.admin_token if admin else self.api_key),
-            timeout=self.timeout_s,
-        )
+        return self._request("POST", route, body, self.admin_token if admin else self.api_key)
+
+    def _request(
+        self, method: str, route: str, body: dict[str, Any] | None, token: str | None
+    ) -> dict[str, Any]:
+        """The server's JSON answer; no answer at all (a timeout, a reset) is a ServerError."""
+        try:
+            answer = requests.request(
+                method,
+                f"{self.base_url}{route}",
+                json=body,
+                headers=self._bearer(token),
+                timeout=self.timeout_s,
+            )
+        except requests.RequestException as exc:
+            raise ServerError(f"no answer from {self.base_url}{route} ({exc})") from exc
         return self._checked(answer)
 
     @staticmethod

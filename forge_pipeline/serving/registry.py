@@ -1,14 +1,18 @@
 """Versioned model registry on disk with an atomic `current` pointer."""
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from forge_pipeline.lib.core.artifacts import atomic_dir, sha256_file
+from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
 
 _VERSION = re.compile(r"^v(\d{4,})$")
 
@@ -25,7 +29,13 @@ class ModelRegistry:
         self.versions_dir = root / "versions"
 
     def versions(self) -> list[str]:
-        """Registered versions, oldest first (compared by number, not by text)."""
+        """Registered versions, oldest first (compared by number, not by text).
+
+        A version is registered once its manifest is written; its files are copied before.
+        """
+        return [v for v in self._claimed() if (self.versions_dir / v / "manifest.json").exists()]
+
+    def _claimed(self) -> list[str]:
         if not self.versions_dir.is_dir():
             return []
         found = [p.name for p in self.versions_dir.iterdir() if _VERSION.fullmatch(p.name)]
@@ -76,20 +86,43 @@ class ModelRegistry:
         """Copy files in as the next version and return its manifest (does not activate it)."""
         if serve_file not in {f.name for f in files}:
             raise RegistryError(f"{serve_file} is not among the files to register.")
-        existing = self.versions()
-        version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
-        manifest = {
-            "version": version,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "serve_file": serve_file,
-            "files": {f.name: {"sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files},
-            **info,
-        }
-        with atomic_dir(self.versions_dir / version) as out:
+        with self._locked():
+            folder = self._claim()
             for file in files:
-                shutil.copy2(file, out / file.name)
-            (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+                shutil.copy2(file, folder / file.name)
+            manifest = {
+                **info,  # first, so nothing in it can stand in for the registry's own keys
+                "version": folder.name,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "serve_file": serve_file,
+                "files": {
+                    f.name: {"sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files
+                },
+            }
+            with atomic_file(folder / "manifest.json") as tmp:
+                tmp.write_text(json.dumps(manifest, indent=2))
         return manifest
+
+    def _claim(self) -> Path:
+        """The next version's folder, made here: an exclusive mkdir, so no two runs share one."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        claimed = self._claimed()
+        number = int(claimed[-1][1:]) + 1 if claimed else 1
+        while True:
+            folder = self.versions_dir / f"v{number:04d}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                number += 1
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One registry change at a time, across processes (released when the file closes)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def contains(self, path: Path) -> bool:
         """Whether a path resolves to a file inside this registry's versions."""
@@ -105,6 +138,10 @@ class ModelRegistry:
 
     def activate(self, version: str) -> None:
         """Point `current` at a version atomically; the old target stays as `previous`."""
+        with self._locked():
+            self._activate(version)
+
+    def _activate(self, version: str) -> None:
         self.manifest(version)  # raises RegistryError when the version is missing
         old = self.current_version()
         if old and old != version:
@@ -113,19 +150,21 @@ class ModelRegistry:
 
     def rollback(self) -> str:
         """Make the previous version current again; return it."""
-        previous = self.previous_version()
-        if previous is None:
-            raise RegistryError(f"No previous version in {self.root} to roll back to.")
-        self.activate(previous)
+        with self._locked():
+            previous = self.previous_version()
+            if previous is None:
+                raise RegistryError(f"No previous version in {self.root} to roll back to.")
+            self._activate(previous)
         return previous
 
     def prune(self, keep: int) -> list[str]:
         """Delete the oldest versions beyond `keep`, never current or previous."""
-        protected = {self.current_version(), self.previous_version()}
-        removable = [v for v in self.versions() if v not in protected]
-        doomed = removable[: max(0, len(self.versions()) - keep)]
-        for version in doomed:
-            shutil.rmtree(self.versions_dir / version)
+        with self._locked():
+            protected = {self.current_version(), self.previous_version()}
+            removable = [v for v in self.versions() if v not in protected]
+            doomed = removable[: max(0, len(self.versions()) - keep)]
+            for version in doomed:
+                shutil.rmtree(self.versions_dir / version)
         return doomed
 
     def _link_target(self, name: str) -> str | None:
@@ -133,7 +172,6 @@ class ModelRegistry:
         return os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
 
     def _swap_link(self, name: str, version: str) -> None:
-        tmp = self.root / f".{name}.tmp"
-        tmp.unlink(missing_ok=True)
+        tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
         tmp.symlink_to(f"versions/{version}")
         os.replace(tmp, self.root / name)

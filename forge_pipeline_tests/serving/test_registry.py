@@ -3,10 +3,13 @@
 Does not touch: llama.cpp, Dagster.
 """
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
+from forge_pipeline.serving.client import ServerClient, ServerError
 from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
 
@@ -89,3 +92,57 @@ def test_a_bad_manifest_is_one_clear_error(tmp_path: Path, manifest: str, messag
     (registry.versions_dir / version / "manifest.json").write_text(manifest)
     with pytest.raises(RegistryError, match=message):
         registry.model_path(version)
+
+
+def test_concurrent_deploys_each_get_their_own_version(tmp_path: Path):
+    registry = ModelRegistry(tmp_path / "registry")
+    sources = []
+    for i in range(8):
+        folder = tmp_path / f"run{i}"
+        folder.mkdir()
+        sources.append(fake_gguf(folder, f"run {i}".encode() * 1000))
+    start = threading.Barrier(len(sources))
+    manifests: list[dict] = []
+    errors: list[BaseException] = []
+
+    def deploy(source: Path) -> None:
+        start.wait()
+        try:
+            manifest = registry.register([source], "model.gguf", {"run": source.parent.name})
+            registry.activate(manifest["version"])
+            manifests.append(manifest)
+        except BaseException as exc:  # any failure of a concurrent deploy counts
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deploy, args=(s,)) for s in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(m["version"] for m in manifests) == [f"v{i:04d}" for i in range(1, 9)]
+    for manifest in manifests:
+        served = registry.model_path(manifest["version"])
+        assert served.read_bytes() == (tmp_path / manifest["run"] / "model.gguf").read_bytes()
+    assert registry.current_version() in {m["version"] for m in manifests}
+
+
+def test_info_cannot_override_the_registrys_own_keys(tmp_path: Path):
+    registry = ModelRegistry(tmp_path / "registry")
+    info = {"version": "v0999", "serve_file": "/etc/passwd", "files": {}, "eval_loss": 1.5}
+    manifest = registry.register([fake_gguf(tmp_path, b"a")], "model.gguf", info)
+    assert manifest["version"] == "v0001" and manifest["serve_file"] == "model.gguf"
+    assert registry.manifest("v0001")["eval_loss"] == 1.5
+    assert registry.model_path("v0001").name == "model.gguf"
+
+
+def test_a_server_that_never_answers_is_a_server_error():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts connections, never answers
+    try:
+        client = ServerClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t", timeout_s=0.5)
+        with pytest.raises(ServerError, match="no answer"):
+            client.reload("v0001")
+    finally:
+        listener.close()

@@ -7,6 +7,7 @@ import dagster as dg
 from forge_pipeline.defs.resources import ForgeResource, ModelServerResource
 from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.run_lock import one_at_a_time
 from forge_pipeline.serving.client import ServerError
 from forge_pipeline.serving.registry import ModelRegistry
 
@@ -22,20 +23,23 @@ def deployed_model(
         Layout.require(layout.adapter / "metrics.json", "lora_adapter").read_text()
     )
     files = sorted(Layout.require(layout.gguf_dir, "gguf_model").glob("model-*.*"))
-    previous = registry.current_version()
-    manifest = registry.register(
-        files,
-        serve_file=layout.gguf(settings.export.serve_type).name,
-        info={
-            "source_run_id": context.run_id,
-            "base_model": settings.base_model,
-            "dataset_version": layout.dataset_version(),
-            "eval_loss": metrics["tuned_eval_loss"],
-            "base_eval_loss": metrics["base_eval_loss"],
-        },
-    )
-    registry.activate(manifest["version"])
-    pruned = registry.prune(settings.registry.keep_versions)
+    deploying = f"run {context.run_id}'s deploy"
+    with one_at_a_time(settings.home / "locks" / "deploy.lock", deploying, context.log.info):
+        previous = registry.current_version()
+        manifest = registry.register(
+            files,
+            serve_file=layout.gguf(settings.export.serve_type).name,
+            info={
+                "source_run_id": context.run_id,
+                "base_model": settings.base_model,
+                "dataset_version": layout.dataset_version(),
+                "eval_loss": metrics["tuned_eval_loss"],
+                "base_eval_loss": metrics["base_eval_loss"],
+            },
+        )
+        registry.activate(manifest["version"])
+        pruned = registry.prune(settings.registry.keep_versions)
+        server = _reload_server(context, model_server, settings, manifest["version"])
     served = manifest["files"][manifest["serve_file"]]
     return dg.MaterializeResult(
         metadata={
@@ -47,7 +51,7 @@ def deployed_model(
             "bytes": served["bytes"],
             "eval_loss": manifest["eval_loss"],
             "pruned_versions": len(pruned),
-            **_reload_server(context, model_server, settings, manifest["version"]),
+            **server,
         },
         data_version=dg.DataVersion(served["sha256"][:16]),
     )
@@ -67,8 +71,11 @@ def _reload_server(
         answer = client.reload(version)
         reply, seconds = client.chat([{"role": "user", "content": settings.smoke_prompt}])
     except ServerError as exc:
-        context.log.warning(f"The server at {client.base_url} kept its old model: {exc}")
-        return {"server": f"reload refused: {exc}"}
+        context.log.warning(
+            f"{version} is deployed, but the server at {client.base_url} did not confirm it "
+            f"({exc}); restart `forge serve` to serve it."
+        )
+        return {"server": f"reload failed: {exc}"}
     return {
         "server": client.base_url,
         "reload_s": answer["reload_s"],

@@ -17,6 +17,7 @@ from forge_pipeline.lib.core.base_model import resolve_base_model
 from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.jsonl import count_lines
 from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.run_lock import one_at_a_time
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.training.hardware import Hardware
 from forge_pipeline.lib.training.healing import (
@@ -76,7 +77,9 @@ def lora_adapter(
         return
     client, _ = gemini.client(settings.gemini, sends_notes=False)
     diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
-    with atomic_dir(layout.adapter) as out:
+    training = f"run {context.run_id}'s training"
+    lock = settings.home / "locks" / "training.lock"
+    with one_at_a_time(lock, training, context.log.info), atomic_dir(layout.adapter) as out:
         length, config, attempts = _train_healing_failures(
             context, forge, machine, trainer, diagnosis, plan, out, inputs
         )

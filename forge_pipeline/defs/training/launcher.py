@@ -104,35 +104,58 @@ def _run_in_container(
             description=f"The trainer image {image} is not on this Docker engine: build it with "
             "`forge docker build`, or set docker.launcher: subprocess to train on the host."
         )
-    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    hf_home.mkdir(parents=True, exist_ok=True)
-    # Host paths appear at the same paths inside, so the plan's paths need no translating.
-    writable = [settings.home, settings.cache, hf_home]
-    model = Path(settings.base_model)
-    readable = [*settings.docker.mounts, *([model] if model.is_absolute() else [])]
-    volumes = {str(p): {"bind": str(p), "mode": "rw"} for p in writable}
-    volumes.update(
-        {str(p): {"bind": str(p), "mode": "ro"} for p in readable if str(p) not in volumes}
-    )
-    container_kwargs: dict[str, Any] = {
-        "volumes": volumes,
-        "labels": {FORGE_LABEL: "true", RUN_LABEL: context.run_id},
-        "user": f"{os.getuid()}:{os.getgid()}",  # artifacts stay the user's, not root's
-    }
+    container_kwargs = trainer_container(extras["train_config"], settings, context.run_id)
     if machine.gpu_count:
         container_kwargs["device_requests"] = [{"count": -1, "capabilities": [["gpu"]]}]
     context.log.info(f"Training in container image {image}")
+    env = {**OFFLINE, "HF_HOME": "/tmp/hf", "HOME": "/tmp"}  # no secret, and no token file
+    if hub := _hub_cache(extras["train_config"]["base_model"]):
+        env["HF_HUB_CACHE"] = str(hub)
     try:
         PipesDockerClient().run(
             context=context,
             image=image,
             command=[settings.docker.python, "-m", TRAINER_MODULE],
             extras=extras,
-            env={**OFFLINE, "HF_HOME": str(hf_home), "HOME": "/tmp"},  # no secret, ever
+            env=env,
             container_kwargs=container_kwargs,
         )
     finally:
         remove_containers(run_id=context.run_id)
+
+
+def trainer_container(train_config: dict[str, Any], settings: Settings, run_id: str) -> dict:
+    """The trainer container's settings: only the files training needs, no network, no
+    privileges. Host paths appear at the same paths inside, so the config needs no translating.
+    """
+    read = [Path(train_config["train_file"]), Path(train_config["val_file"])]
+    read += [Path(p) for p in settings.docker.mounts]
+    read.append(_hub_cache(train_config["base_model"]) or Path(train_config["base_model"]))
+    written = [Path(train_config["output_dir"])]
+    for key in ("checkpoint_dir", "failure_file"):
+        if train_config.get(key):
+            folder = Path(train_config[key])
+            written.append(folder.parent if key == "failure_file" else folder)
+    for folder in written:
+        folder.mkdir(parents=True, exist_ok=True)
+    volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in read}
+    volumes.update({str(p): {"bind": str(p), "mode": "rw"} for p in written})
+    return {
+        "volumes": volumes,
+        "labels": {FORGE_LABEL: "true", RUN_LABEL: run_id},
+        "user": f"{os.getuid()}:{os.getgid()}",  # artifacts stay the user's, not root's
+        "network_mode": "none",  # the trainer reads local files only; nothing leaves
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+    }
+
+
+def _hub_cache(base_model: str) -> Path | None:
+    """The Hugging Face hub cache (never HF_HOME, which holds the token) for a hub model id."""
+    if Path(base_model).is_absolute():
+        return None
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    return Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
 
 
 def _exit_code(error: Exception) -> int | None:

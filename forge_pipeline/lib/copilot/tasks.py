@@ -15,6 +15,9 @@ from forge_pipeline.lib.training.healing import Knobs, within_bounds
 LORA_RANKS = (4, 8, 16, 32, 64)
 GOAL_LEARNING_RATES = (1e-5, 1e-3)
 
+# The last lines of a traceback name the failure; earlier ones can quote the data being read.
+DIAGNOSIS_TAIL_CHARS = 1500
+
 
 class Problem(BaseModel):
     """One problem Gemini found, with the examples that show it."""
@@ -127,7 +130,11 @@ class GeminiDiagnosis:
 
     def __call__(self, tail: str, knobs: Knobs) -> tuple[Knobs, str] | None:
         prompt = json.dumps(
-            {"error_tail": redact(tail[-4000:])[0], "plan": knobs, "hardware": self.hardware}
+            {
+                "error_tail": redact(tail[-DIAGNOSIS_TAIL_CHARS:])[0],
+                "plan": knobs,
+                "hardware": self.hardware,
+            }
         )
         try:
             answer = self.client.ask(DIAGNOSIS_INSTRUCTION, prompt, ConfigChange)

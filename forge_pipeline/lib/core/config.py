@@ -1,11 +1,12 @@
 """Forge settings: forge.yaml, then FORGE_* environment variables, then explicit overrides."""
 
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = "default"
@@ -148,6 +149,16 @@ class Gemini(_Section):
     max_samples: int = Field(default=20, ge=0)  # examples per request, at most
     max_bytes: int = Field(default=16000, ge=1000)  # note text per request, at most
     max_questions_per_run: int = Field(default=200, ge=0)  # new reflections given a Gemini question
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_loopback(cls, url: str) -> str:
+        """The API key travels in a header: only over https, or to this machine (tests)."""
+        parsed = urllib.parse.urlsplit(url)
+        loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+        if url and not (parsed.scheme == "https" or (parsed.scheme == "http" and loopback)):
+            raise ValueError("gemini.base_url must be https:// (or http:// on localhost)")
+        return url
 
 
 class Docker(_Section):

@@ -1,5 +1,6 @@
 """GGUF export: llama.cpp's own converter, then quantization through llama.cpp itself."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forge_pipeline.lib.core.artifacts import atomic_dir, atomic_file
-from forge_pipeline.lib.core.pypi import DownloadError, fetch_pinned
+from forge_pipeline.lib.core.pypi import DownloadError, fetch_sdist
 from forge_pipeline.lib.export.gguf_check import (
     PERPLEXITY_MARGINS,
     GGUFError,
@@ -23,19 +24,22 @@ from forge_pipeline.lib.export.modelfile import ModelfileError, write_modelfile
 
 LLAMA_CPP_SDIST = "llama-cpp-python==0.3.36"
 LLAMA_CPP_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+# The converter files extracted from that sdist, hashed by converter_intact.
+CONVERTER_TREE_SHA256 = "57dbc7ba56e278538cd93afb13afd35bf80c615cddf511b09473569d07ed30d1"
 _CONVERTER_PARTS = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/")
 QUANTIZED_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
 CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")
 
 
 def converter_dir(tools_dir: Path) -> Path:
-    """llama.cpp's converter from the pinned llama-cpp-python sdist, fetched once."""
+    """llama.cpp's converter from the pinned llama-cpp-python sdist: fetched once, and checked
+    before every use (the host runs it, so a changed file is fetched again, never run)."""
     target = tools_dir / f"llama.cpp-{LLAMA_CPP_SDIST.split('==')[1]}"
-    if (target / "convert_hf_to_gguf.py").exists():
+    if converter_intact(target):
         return target
     with tempfile.TemporaryDirectory(prefix="forge-sdist-") as tmp:
         try:
-            sdist = fetch_pinned(LLAMA_CPP_SDIST, LLAMA_CPP_SDIST_SHA256, Path(tmp), sdist=True)
+            sdist = fetch_sdist(LLAMA_CPP_SDIST, LLAMA_CPP_SDIST_SHA256, Path(tmp))
         except DownloadError as exc:
             raise GGUFError(f"llama.cpp's converter is unavailable: {exc}") from exc
         with tarfile.open(sdist) as archive, atomic_dir(target) as out:
@@ -48,13 +52,31 @@ def converter_dir(tools_dir: Path) -> Path:
             for member in members:
                 member.name = member.name[len(prefix) :]
             archive.extractall(out, members=members, filter="data")
+    if not converter_intact(target):
+        raise GGUFError(f"llama.cpp's converter in {target} is not the pinned one; delete it.")
     return target
+
+
+def converter_intact(folder: Path) -> bool:
+    """Whether folder holds exactly the converter files of the pinned sdist."""
+    if not folder.is_dir():
+        return False
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        digest.update(f"{path.relative_to(folder)}\0".encode())
+        digest.update(b"link" if path.is_symlink() else path.read_bytes())
+    return digest.hexdigest() == CONVERTER_TREE_SHA256
 
 
 def convert_to_gguf(model_dir: Path, target: Path, outtype: str, tools_dir: Path) -> Path:
     """Convert a Hugging Face model folder to one GGUF file (f16, q8_0, ...)."""
     tools = converter_dir(tools_dir)
-    env = {**os.environ, "PYTHONPATH": str(tools / "gguf-py"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tools / "gguf-py"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # no cached bytecode beside the checked sources
+        "HF_HUB_OFFLINE": "1",
+    }
     with atomic_file(target) as tmp:
         proc = subprocess.run(
             [

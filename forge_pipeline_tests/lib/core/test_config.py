@@ -39,6 +39,8 @@ def test_env_names():
     [
         ("training: [unclosed", "not valid YAML"),
         ("training:\n  max_stepz: 3", "Invalid Forge settings"),
+        ("gemini:\n  base_url: http://proxy.example/", "must be https"),
+        ("gemini:\n  base_url: ftp://127.0.0.1/", "must be https"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path: Path, content: str, message: str):
@@ -46,3 +48,10 @@ def test_bad_config_is_one_clear_error(tmp_path: Path, content: str, message: st
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_settings(path)
+
+
+@pytest.mark.parametrize("url", ["", "https://proxy.example/", "http://127.0.0.1:9999"])
+def test_gemini_urls_that_keep_the_key_safe_are_accepted(tmp_path: Path, url: str):
+    path = tmp_path / "forge.yaml"
+    path.write_text(f"gemini:\n  base_url: '{url}'\n")
+    assert load_settings(path).gemini.base_url == url

