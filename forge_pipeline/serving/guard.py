@@ -2,7 +2,8 @@
 
 The model is a copy of the person's notes. A browser will send any page's request to a loopback
 server, so the Host (DNS rebinding) and the Origin (cross-site requests) are checked before
-anything else, and /v1 takes a key whenever one is set (always, off loopback).
+anything else, and every route but /health and /admin takes the API key whenever one is set
+(always, off loopback).
 """
 
 import hmac
@@ -81,7 +82,7 @@ class Door:
                 403,
                 f"Web pages from {origin} may not call this server (serving.allowed_origins).",
             )
-        if path.startswith("/v1") and method != "OPTIONS" and self.api_key:
+        if self.api_key and method != "OPTIONS" and not _own_credentials(path):
             given = headers.get("authorization", "")
             if not given.startswith("Bearer ") or not hmac.compare_digest(
                 given.removeprefix("Bearer ").encode(), self.api_key.encode()
@@ -110,6 +111,11 @@ class Door:
         else:
             request["max_tokens"] = self.max_tokens
         return json.dumps(request).encode()
+
+
+def _own_credentials(path: str) -> bool:
+    """Routes the API key does not cover: health (public) and admin (its own token)."""
+    return path == "/health" or path.startswith("/admin/")
 
 
 class Guard:

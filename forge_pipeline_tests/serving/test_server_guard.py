@@ -55,6 +55,10 @@ def test_the_openai_client_needs_the_key(guarded: str):
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()
     assert requests.get(f"{guarded}/v1/models", timeout=10).status_code == 401
+    assert (
+        requests.post(f"{guarded}/extras/tokenize", json={"input": "x"}, timeout=10).status_code
+        == 401
+    )
     assert requests.get(f"{guarded}/health", timeout=10).ok  # health tells nothing of the notes
 
 
