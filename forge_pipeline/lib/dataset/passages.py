@@ -26,6 +26,13 @@ _IMPORT_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:Full Title|Highlights first sync
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine|myself|we|our|us)\b", re.I)
 _PRONOUN_I = re.compile(r"\bI\b|\bI[’']")
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"')\]]|\s|$)")
+# A passage that opens by greeting someone is a message (a chat catch-up, feedback), not a
+# reflection, even under a free-writing heading such as Notes; greeting the diary is journaling.
+_ADDRESSED = re.compile(
+    r"^(?:(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ ,]+"
+    r"(?!(?i:diary|journal|self|me|myself|future|again|old)\b)"
+    r"(?:[A-Z][\w.-]*|(?i:team|all|everyone|folks|there))(?: [A-Z][\w-]*)?[,!:]|@[\w.-]+[ ,:])"
+)
 _CODE_FENCE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
 _LIST_MARKERS = ("- ", "* ", "+ ")
 CODE_HEAVY_SHARE = 0.4  # a note whose text is mostly code is about code, not the person's day
@@ -193,6 +200,8 @@ def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Pass
         text = plain_text("\n".join(kept))
     if not text:
         return left("markup only")
+    if _ADDRESSED.match(text):
+        return left("a message to someone else", text)
     question = block.question
     if question is None and block.heading and is_question(block.heading):
         question = block.heading

@@ -194,6 +194,9 @@ def test_author_who_is_someone_else():
         ("- [ ] I must call the bank\n- [x] I paid the rent", "task list"),
         ("## Highlights\nI think this line is mine but sits under highlights.", "not yours"),
         ("- Standup #meeting\n\t- We agreed that I ship the fix on Friday.", "not yours: meeting"),
+        ("Hi Nick, I read your draft and I think the second part works.", "a message to someone"),
+        ("Hello team! I will be away on Friday, so I moved our review.", "a message to someone"),
+        ("@maya: I pushed the fix, so my part is done for today.", "a message to someone"),
     ],
 )
 def test_blocks_that_are_not_prose_are_left_with_their_reason(block, reason):
@@ -286,3 +289,15 @@ def test_vaults_in_each_style_give_most_daily_notes_and_nothing_not_theirs(tmp_p
     assert covered >= 0.9 * len(written.daily_with_writing)
     assert not gave & {*written.not_yours, *written.private}
     assert not any(marker in a for marker in written.markers for a in answers_text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear diary, I finally slept well and I woke up before the alarm.",
+        "Hey, I finally finished the book I started in the spring and I loved it.",
+        "Hello again, old habit: I skipped my walk and I regret it tonight.",
+    ],
+)
+def test_greeting_oneself_is_still_journaling(text):
+    assert answers(f"## Notes\n{text}\n") != []
