@@ -60,7 +60,7 @@ class Door:
         if not is_loopback(serving.host) and not api_key:
             raise ConfigError(
                 f"serving.host {serving.host} is reachable from other machines: set {API_KEY_ENV} "
-                "so /v1 asks for a key, or bind 127.0.0.1."
+                "so the API asks for a key, or bind 127.0.0.1."
             )
         bound = set() if serving.host in ("0.0.0.0", "::") else {serving.host.lower()}
         return cls(
