@@ -36,6 +36,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bearer_matches(authorization: str | None, secret: str) -> bool:
+    """Whether an Authorization header is `Bearer <secret>`, compared in constant time."""
+    given = authorization or ""
+    return given.startswith("Bearer ") and hmac.compare_digest(
+        given.removeprefix("Bearer ").encode(), secret.encode()
+    )
+
+
 def host_name(header: str) -> str:
     """'example.com:8765' -> 'example.com'; '[::1]:8765' -> '::1'."""
     header = header.strip().lower()
@@ -83,10 +91,7 @@ class Door:
                 f"Web pages from {origin} may not call this server (serving.allowed_origins).",
             )
         if self.api_key and method != "OPTIONS" and not _own_credentials(path):
-            given = headers.get("authorization", "")
-            if not given.startswith("Bearer ") or not hmac.compare_digest(
-                given.removeprefix("Bearer ").encode(), self.api_key.encode()
-            ):
+            if not bearer_matches(headers.get("authorization"), self.api_key):
                 return 401, f"Missing or wrong API key: send {API_KEY_ENV} as the bearer token."
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > self.max_body_bytes:

@@ -1,18 +1,17 @@
 """Versioned model registry on disk with an atomic `current` pointer."""
 
 import datetime as dt
-import fcntl
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
+from forge_pipeline.lib.core.run_lock import one_at_a_time
 
 _VERSION = re.compile(r"^v(\d{4,})$")
 
@@ -116,13 +115,9 @@ class ModelRegistry:
             except FileExistsError:
                 number += 1
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One registry change at a time, across processes (released when the file closes)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+    def _locked(self) -> AbstractContextManager[None]:
+        """One registry change at a time, across processes."""
+        return one_at_a_time(self.root / ".lock", "a registry change", lambda _: None)
 
     def contains(self, path: Path) -> bool:
         """Whether a path resolves to a file inside this registry's versions."""

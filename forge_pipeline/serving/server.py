@@ -6,7 +6,6 @@ Every request passes the Guard first (serving/guard.py): hosts, origins, keys an
 """
 
 import datetime as dt
-import hmac
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from llama_cpp.server.settings import ModelSettings, ServerSettings
 from forge_pipeline.lib.core.artifacts import sha256_file
 from forge_pipeline.lib.core.config import Serving
 from forge_pipeline.lib.export.gguf_check import GGUFError, inspect_gguf, token_cap
-from forge_pipeline.serving.guard import Door, Guard
+from forge_pipeline.serving.guard import Door, Guard, bearer_matches
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
@@ -123,10 +122,7 @@ def create_forge_app(
     def authorize(authorization: str | None) -> None:
         if not admin_token:
             raise HTTPException(503, f"Admin routes are off: set {ADMIN_TOKEN_ENV} for the server.")
-        given = authorization or ""
-        if not given.startswith("Bearer ") or not hmac.compare_digest(
-            given.removeprefix("Bearer ").encode(), admin_token.encode()
-        ):
+        if not bearer_matches(authorization, admin_token):
             raise HTTPException(401, "Missing or wrong bearer token for the admin routes.")
 
     @app.get("/health")

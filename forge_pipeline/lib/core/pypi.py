@@ -24,16 +24,14 @@ def fetch_pinned(spec: str, sha256: str, dest: Path) -> Path:
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
     command += ["--only-binary", ":all:"]
     proc = subprocess.run([*command, spec], capture_output=True, text=True, check=False)
-    files = [f for f in dest.iterdir() if f.suffix in (".whl", ".gz")]
+    files = [f for f in dest.iterdir() if f.suffix == ".whl"]
     if proc.returncode != 0 or len(files) != 1:
         raise DownloadError(
             f"Could not download {spec} from PyPI "
             f"({proc.stderr.strip()[-300:]}); check the network."
         )
     if (actual := sha256_file(files[0])) != sha256:
-        raise DownloadError(
-            f"{files[0].name} has sha256 {actual}, expected {sha256}; refusing to use it."
-        )
+        raise _wrong_hash(files[0], actual, sha256)
     return files[0]
 
 
@@ -67,7 +65,11 @@ def fetch_sdist(spec: str, sha256: str, dest: Path) -> Path:
         ) from exc
     if digest.hexdigest() != sha256:
         target.unlink()
-        raise DownloadError(
-            f"{target.name} has sha256 {digest.hexdigest()}, expected {sha256}; refusing to use it."
-        )
+        raise _wrong_hash(target, digest.hexdigest(), sha256)
     return target
+
+
+def _wrong_hash(file: Path, actual: str, expected: str) -> DownloadError:
+    return DownloadError(
+        f"{file.name} has sha256 {actual}, expected {expected}; refusing to use it."
+    )

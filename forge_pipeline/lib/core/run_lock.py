@@ -1,4 +1,4 @@
-"""One training and one deploy at a time, whatever started the run (UI, CLI, schedule)."""
+"""Locks across processes: one training, deploy or registry change at a time, from any entry."""
 
 import fcntl
 import os
