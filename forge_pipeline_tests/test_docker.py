@@ -1,10 +1,9 @@
-"""Against a real Docker engine: training through PipesDockerClient, the whole job through
-DockerRunLauncher, a failing container cleaned up, and the images' build arguments.
+"""Against a real Docker engine: training through PipesDockerClient, a failing container cleaned
+up, and the images' build arguments (the whole job through DockerRunLauncher: test_scale_out).
 
 Needs dockerd (started here if it can be; CI always can) and debootstrap the first time.
 """
 
-import os
 import runpy
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from dagster_docker import DockerRunLauncher
 from typer.testing import CliRunner
 
 from forge_pipeline.cli import app
-from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
+from forge_pipeline.lib.core.config import PROJECT_ROOT
 from forge_pipeline.lib.training.containers import FORGE_LABEL, forge_containers
 from forge_pipeline.lib.training.docker_images import TORCH_INDEXES, build_command, unresolved_args
 from forge_pipeline_tests.docker_engine import (
@@ -30,7 +29,6 @@ from forge_pipeline_tests.docker_engine import (
     ensure_test_image,
 )
 from forge_pipeline_tests.helpers import (
-    SHARED_CACHE,
     UPSTREAM,
     materialize_assets,
     metadata,
@@ -97,64 +95,6 @@ def test_a_missing_image_is_one_clear_sentence(tiny_model: Path, test_image: str
     assert "forge docker build" in description
 
 
-@pytest.mark.docker
-def test_forge_full_runs_in_a_container_through_docker_run_launcher(
-    tiny_model: Path, test_image: str, forge_env: Path
-):
-    dagster_home = forge_env / "dagster"
-    settings = tiny_overrides(tiny_model)
-    variables = {env_name(k): v for k, v in settings.items()}
-    variables.update(FORGE_HOME=str(forge_env), FORGE_CACHE_DIR=str(SHARED_CACHE))
-    variables.update(DAGSTER_HOME=str(dagster_home), HF_HUB_OFFLINE="1")
-    variables["PATH"] = f"{BIN}:/usr/local/bin:/usr/bin:/bin"
-    mounts = {PROJECT_ROOT, Path(sys.prefix), Path(sys.base_prefix), forge_env, tiny_model}
-    instance_config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
-    instance_config.update(
-        run_coordinator={
-            "module": "dagster.core.run_coordinator",
-            "class": "DefaultRunCoordinator",
-        },
-        run_launcher={
-            "module": "dagster_docker",
-            "class": "DockerRunLauncher",
-            "config": {
-                "image": TEST_IMAGE,
-                "env_vars": [f"{k}={v}" for k, v in variables.items()],
-                "container_kwargs": {
-                    "volumes": {str(m): {"bind": str(m), "mode": "rw"} for m in mounts},
-                    "working_dir": str(PROJECT_ROOT),
-                    "auto_remove": True,
-                },
-            },
-        },
-    )
-    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance_config))
-    launched = subprocess.run(
-        [str(BIN / "dagster"), "job", "launch", "-m", "forge_pipeline.definitions"]
-        + ["-j", "forge_full"],
-        env={**os.environ, **variables},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert launched.returncode == 0, launched.stderr[-2000:]
-    with dg.DagsterInstance.get() as instance:
-        deadline = time.monotonic() + 600
-        while True:
-            (run,) = instance.get_runs(limit=1)
-            if run.is_finished or time.monotonic() > deadline:
-                break
-            time.sleep(3)
-        assert run.status == dg.DagsterRunStatus.SUCCESS, [
-            e.user_message for e in instance.all_logs(run.run_id)
-        ][-15:]
-        done = instance.get_latest_materialization_event(dg.AssetKey("deployed_model"))
-    assert done is not None and done.run_id == run.run_id
-    time.sleep(2)  # auto_remove happens just after the container exits
-    left = {"label": f"dagster/run_id={run.run_id}"}  # the launcher's own label on its container
-    assert not docker.from_env().containers.list(all=True, filters=left)
-
-
 @pytest.mark.parametrize("architecture", sorted(TORCH_INDEXES))
 def test_every_architecture_has_a_complete_image_build(architecture: str):
     assert unresolved_args(architecture) == []
@@ -186,8 +126,8 @@ def test_the_dockerfile_lint_finds_an_undefined_argument(tmp_path: Path):
 
 
 def test_the_scale_out_instance_and_compose_file_hold_together(monkeypatch):
-    for name in ("DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD", "DAGSTER_POSTGRES_DB"):
-        monkeypatch.setenv(name, "forge")
+    for name in ("HOST", "PORT", "USER", "PASSWORD", "DB"):
+        monkeypatch.setenv(f"DAGSTER_POSTGRES_{name}", "5432" if name == "PORT" else "forge")
     instance = InstanceRef.from_dir(str(PROJECT_ROOT / "docker"))  # validates docker/dagster.yaml
     assert instance.storage_data.class_name == "DagsterPostgresStorage"
     launcher = instance.run_launcher_data.rehydrate(as_type=DockerRunLauncher)

@@ -118,6 +118,7 @@ def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -
     nux = home / ".nux" / "nux.yaml"  # without it the UI opens with a "join the community" pop-up
     nux.parent.mkdir(exist_ok=True)
     nux.write_text("seen: 1\n")
+    _ensure_pools()
     console.print(f"Dagster UI: http://127.0.0.1:{port} (instance {home}); Ctrl-C stops it")
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     dagster = tool("dagster")
@@ -126,6 +127,23 @@ def ui(port: int = typer.Option(3000, help="The web UI's port on 127.0.0.1.")) -
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
+
+
+@app.command(rich_help_panel="Pipeline")
+def pools() -> None:
+    """Give the run queue's training pool its limit on this instance (run before the daemon)."""
+    dagster_home(current_settings())
+    written = _ensure_pools()
+    console.print("training pool: " + ("limit set from the default" if written else "has a limit"))
+
+
+def _ensure_pools() -> bool:
+    import dagster as dg
+
+    from forge_pipeline.defs.training.pools import ensure_pool_limits
+
+    with dg.DagsterInstance.get() as instance:
+        return ensure_pool_limits(instance)
 
 
 @app.command(rich_help_panel="Pipeline")

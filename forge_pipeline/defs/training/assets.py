@@ -11,6 +11,7 @@ import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource, HardwareResource
 from forge_pipeline.defs.training.launcher import TrainerFailed, TrainerLauncher
+from forge_pipeline.defs.training.pools import TRAINING_POOL
 from forge_pipeline.lib.copilot.tasks import GeminiDiagnosis
 from forge_pipeline.lib.core.artifacts import atomic_dir, sha256_dir
 from forge_pipeline.lib.core.base_model import resolve_base_model
@@ -37,7 +38,7 @@ from forge_pipeline.training.train_config import TrainConfig, train_config
     group_name="training",
     kinds={"pytorch", "peft"},
     deps=["curated_dataset"],
-    pool="forge_training",  # one training at a time per instance (dagster.yaml sets the limit)
+    pool=TRAINING_POOL,  # one training at a time per instance (dagster.yaml sets the limit)
     output_required=False,
     check_specs=[
         dg.AssetCheckSpec(

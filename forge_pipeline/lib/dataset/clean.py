@@ -22,8 +22,8 @@ _DATAVIEW_INLINE = re.compile(
 )
 _BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
 _BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
-_URL = re.compile(r"\bhttps?://\S+")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+_URL = re.compile(r"https?://\S+")  # led by a letter, not \b: the engine skips ahead to it
+_PUNCT = ".,;:!?"
 
 
 def plain_text(markdown: str) -> str:
@@ -50,7 +50,9 @@ def plain_text(markdown: str) -> str:
         text = _BLOCK_ID.sub("", text)
     if "://" in text:
         text = _URL.sub(" ", text)
-    text = _BULLET.sub("", _CHECKBOX.sub("", text))
+    if "[" in text:
+        text = _CHECKBOX.sub("", text)
+    text = _BULLET.sub("", text)
     if ">" in text:
         text = _QUOTE.sub("", text)
     if "#" in text:
@@ -58,7 +60,9 @@ def plain_text(markdown: str) -> str:
     if any(mark in text for mark in "*_=~"):
         text = _EMPHASIS.sub(r"\2", text)
     text = " ".join(text.split())
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
+    for mark in _PUNCT:  # words are one space apart now: " ," is the only space before a mark
+        text = text.replace(f" {mark}", mark)
+    return text
 
 
 def _without_tags(text: str) -> str:

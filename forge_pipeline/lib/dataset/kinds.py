@@ -19,14 +19,16 @@ KIND_WORDS: dict[str, list[str]] = {
     "worry": ["worried", "anxious", "afraid", "stress", "nervous"],
     "plan": ["tomorrow", "plan", "next week", "intention", "goals"],
 }
-# One pass over the text finds every kind named in it; KIND_WORDS' order picks among them.
-_KIND_WORDS = re.compile(
-    "|".join(
-        rf"(?P<{kind}>\b(?:" + "|".join(re.escape(w) for w in words) + r")\b)"
-        for kind, words in KIND_WORDS.items()
-    ),
-    re.IGNORECASE,
-)
+# Kinds named by one word are found by word lookup (one cheap pass over the text's words); those
+# named by a phrase ("looking back", "i'm going to") by a substring check, confirmed at word bounds.
+_KIND_OF_WORD = {w: kind for kind, words in KIND_WORDS.items() for w in words if w.isalnum()}
+_KIND_PHRASES = [
+    (w, re.compile(rf"\b{re.escape(w)}\b"), kind)
+    for kind, words in KIND_WORDS.items()
+    for w in words
+    if not w.isalnum()
+]
+_WORD = re.compile(r"\w+")
 
 # {topic}: a subject of the passage (a heading, the note's title, a tag); {when}: its date.
 # Every kind has questions without {topic}, for passages that have none.
@@ -112,10 +114,18 @@ _MONTH_DAY = re.compile(
 def infer_kind(text: str, heading: str | None, tags: list[str], dated: bool) -> str:
     """The kind named by the heading, else a tag, else the words of the text; else journal."""
     for source in (heading or "", " ".join(tags), text):
-        named = {match.lastgroup for match in _KIND_WORDS.finditer(source)} if source else set()
-        if kind := next((k for k in KIND_WORDS if k in named), None):
-            return kind
+        if source and (named := _kinds_named(source.lower())):
+            return next(k for k in KIND_WORDS if k in named)
     return "journal" if dated else "reflection"
+
+
+def _kinds_named(lowered: str) -> set[str]:
+    """Every kind whose words occur in the (lower-cased) text as whole words."""
+    named = {kind for word in _WORD.findall(lowered) if (kind := _KIND_OF_WORD.get(word))}
+    for phrase, pattern, kind in _KIND_PHRASES:
+        if kind not in named and phrase in lowered and pattern.search(lowered):
+            named.add(kind)
+    return named
 
 
 def topic_of(

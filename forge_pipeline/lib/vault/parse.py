@@ -199,7 +199,7 @@ def _note_date(meta: dict[str, Any], rel: str) -> str | None:
 
 def daily_date(rel: str) -> str | None:
     """The day a daily note is for, from its name or its year/month/day folders; else None."""
-    name = Path(rel).name
+    name = rel.rsplit("/", 1)[-1]
     return _valid_date(name) or _valid_date(rel, _DATE_IN_FOLDERS) or _date_in_words(name)
 
 
