@@ -174,24 +174,32 @@ def outline_day(rng: random.Random, day: dt.date) -> tuple[str, str]:
         f"\t\t- {thoughts[2]}",
         "- {{embed [[Weekly review]]}}",
     ]
+    if rng.random() < 0.5:  # pages written as words of the sentence
+        person = rng.choice(PEOPLE).replace(" ", "_")
+        lines += [f"- I had lunch with #{person} near the #Old_Market and we talked for an hour."]
     if rng.random() < 0.5:
         question = rng.choice(list(PROMPTS))
         lines += [f"- {question}", f"\t- {_fill(rng, rng.choice(PROMPTS[question]))}"]
+    if rng.random() < 0.3:  # a Markdown heading between bullets, its bullets indented under it
+        lines += ["## Thoughts", f"\t- {rng.choice(THOUGHT)}", "## Todos", "\t- TODO tidy the shed"]
     return f"journals/{day:%Y_%m_%d}.md", "\n".join(lines) + "\n"
 
 
 def post(rng: random.Random, day: dt.date) -> tuple[str, str]:
     """A diary-like blog post: frontmatter with title, date, tags; a few sections."""
     title = rng.choice(["Weeknotes", "A slow Sunday", "On saying no", "Small repairs", "Rain"])
+    slug = f"{day}-{title.lower().replace(' ', '-')}"
+    # Hugo's `url:` is the post's own address, not a clipping's source.
+    url = f"url: https://blog.example/posts/{slug}/\n" if rng.random() < 0.5 else ""
     body = [
-        f'---\ntitle: "{title} {day.isoformat()}"\ndate: {day}\ntags: [diary, life]\n---',
+        f'---\ntitle: "{title} {day.isoformat()}"\ndate: {day}\ntags: [diary, life]\n{url}---',
         _prose(rng, DAY, 2, 3),
         "## What I'm thinking about",
         _prose(rng, THOUGHT, 2, 3),
     ]
     if rng.random() < 0.3:
         body += ["![a photo of the allotment](/img/allotment.jpg)"]
-    return f"content/posts/{day}-{title.lower().replace(' ', '-')}.md", "\n\n".join(body) + "\n"
+    return f"content/posts/{slug}.md", "\n\n".join(body) + "\n"
 
 
 def _ordinal(day: int) -> str:

@@ -61,6 +61,10 @@ def sft_args(
         gradient_checkpointing=cfg.gradient_checkpointing and backend == "peft",
         packing=packed,
         packing_strategy="bfd",
+        # Packed runs have no padding to save; elsewhere a batch pads to its longest example.
+        train_sampling_strategy="group_by_length"
+        if cfg.length_grouped and not packed
+        else "random",
         use_cpu=not use_cuda,
         logging_steps=1,
         # The default filter logs a NaN step as loss 0.0; Forge must see it to heal it.

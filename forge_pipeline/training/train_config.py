@@ -31,6 +31,7 @@ class TrainConfig:
     checkpoint_dir: str = ""  # checkpoints every checkpoint_every steps; a re-run resumes here
     checkpoint_every: int = 10  # steps between checkpoints and evals (at least one an epoch)
     gradient_checkpointing: bool = False  # less memory, ~30% slower
+    length_grouped: bool = True  # batches of similar length: less padding computed
     load_in_4bit: bool = False  # QLoRA: the base in 4-bit through bitsandbytes (CUDA only)
     early_stopping_patience: int = 3  # evals (one per checkpoint) without improvement; 0 = off
     time_budget_s: float = 0  # stop at the step the measured pace says fits; 0 = no budget

@@ -147,6 +147,11 @@ def _outline_tree(body: str) -> list[_Node]:
         if not line.strip():
             continue
         match = _BULLET_LINE.match(line)
+        if not match and _HEADING.match(line):  # a Markdown heading starts a part of the page
+            node = _Node(line.strip(), number, -1, [])
+            roots.append(node)
+            stack[:] = [node]
+            continue
         if not match:
             if stack:  # a bullet's continuation line (or its `key:: value` properties)
                 stack[-1].text += "\n" + line.strip()
@@ -165,10 +170,13 @@ def _outline_tree(body: str) -> list[_Node]:
 def _visit(node: _Node, headings: tuple[str, ...], blocks: list[Block]) -> None:
     first = node.text.split("\n", 1)[0]
     label = heading_text(first)
-    if node.children and (first.startswith("#") or _is_label(first)):
+    heading = bool(_HEADING.match(first))  # "- ## Evening review"; "- #tag words" is no heading
+    if node.children and (heading or _is_label(first)):
         for child in node.children:
             _visit(child, (*headings, label), blocks)
         return
+    if heading and "\n" not in node.text:
+        return  # a heading with nothing under it
     if node.children and is_question(label):
         text = "\n".join(_subtree_lines(node.children))
         blocks.append(Block(text, headings, node.line, label, outline=True))

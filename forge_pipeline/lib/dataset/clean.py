@@ -24,6 +24,12 @@ _BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
 _BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
 _URL = re.compile(r"https?://\S+")  # led by a letter, not \b: the engine skips ahead to it
 _PUNCT = ".,;:!?"
+_TAG = re.compile(r"#[\w/-]+")
+_LETTER = re.compile(r"[^\W\d_]")
+# A tag at the end of a sentence is a word of it after these ("from #Starbucks"), else a label.
+_LEADS_TO_A_NAME = frozenset(
+    "a an the to from with at in on of for by about into my our his her their your".split()
+)
 
 
 def plain_text(markdown: str) -> str:
@@ -66,11 +72,26 @@ def plain_text(markdown: str) -> str:
 
 
 def _without_tags(text: str) -> str:
+    """Tags as labels go; a tag used as a word of its sentence ("coffee with #Reagan") stays."""
     parts, end = [], 0
     for match in tag_matches(text):
-        parts += [text[end : match.start()], " "]
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        before = text[line_start : match.start()]
+        after = text[match.end() : line_end if line_end >= 0 else len(text)]
+        parts += [text[end : match.start()], _tag_word(match.group(1), before, after)]
         end = match.end()
     return "".join(parts) + text[end:]
+
+
+def _tag_word(name: str, before: str, after: str) -> str:
+    """The tag's name as a word when the sentence runs through it (Logseq writes pages so)."""
+    previous = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
+    inside = bool(previous) and previous[-1].isalnum() and not previous.startswith("#")
+    continues = bool(_LETTER.search(_TAG.sub("", after)))
+    if inside and (continues or previous.lower() in _LEADS_TO_A_NAME):
+        return name.rsplit("/", 1)[-1].replace("_", " ")
+    return " "
 
 
 def join_lines(lines: list[str], separate: bool) -> str:

@@ -149,13 +149,22 @@ def _is_subject(text: str) -> bool:
 def question_for(
     kind: str, topic: str | None, date: str | None, seed_text: str, taken: set[str]
 ) -> str:
-    """A template question for the kind, varied by the text and not already used in the note."""
-    options = [q for q in QUESTIONS.get(kind, QUESTIONS["journal"]) if topic or "{topic}" not in q]
+    """A template question for the kind, varied by the text and not already used in the note.
+
+    A passage with a subject is asked about it first ("What was on my mind about the move?"),
+    then about its day: a post's date is in its name, yet it is seldom about that day.
+    """
+    asked = QUESTIONS.get(kind, QUESTIONS["journal"])
     when = f"on {spoken_date(date)}" if date else "then"
     start = int(hashlib.sha256(seed_text.encode()).hexdigest(), 16)
+    groups = (
+        [q for q in asked if "{topic}" in q] if topic else [],
+        [q for q in asked if "{topic}" not in q],
+    )
     candidates = [
-        options[(start + i) % len(options)].format(topic=topic, when=when)
-        for i in range(len(options))
+        group[(start + i) % len(group)].format(topic=topic, when=when)
+        for group in groups
+        for i in range(len(group))
     ]
     if fresh := next((q for q in candidates if q not in taken), None):
         return fresh

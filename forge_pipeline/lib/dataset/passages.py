@@ -40,7 +40,7 @@ _ADDRESSED = re.compile(
     r"(?:[A-Z][\w.-]*|(?i:team|all|everyone|folks|there))(?: [A-Z][\w-]*)?[,!:]|@[\w.-]+[ ,:])"
 )
 _CODE_FENCE = re.compile(r"```.*?```|~~~.*?~~~", re.DOTALL)
-_LIST_MARKERS = ("- ", "* ", "+ ")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,3}[.)])\s")  # bulleted or numbered
 CODE_HEAVY_SHARE = 0.4  # a note whose text is mostly code is about code, not the person's day
 
 
@@ -116,7 +116,7 @@ def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str |
     parts = note.path.split("/")[:-1]  # vault paths use "/" on every platform
     if folder := next((p for p in parts if p.lower() in signals.imported_folders), ""):
         return f"not yours: imported ({folder}/ folder)"
-    if meta and (why := _imported_by_frontmatter(meta, rules, signals)):
+    if meta and (why := _imported_by_frontmatter(meta, note.path, rules, signals)):
         return why
     body = note.body
     if ("Full Title" in body or "Highlights first" in body) and _IMPORT_LINE.search(body):
@@ -127,10 +127,14 @@ def note_exclusion(note: Note, meta: dict[str, Any], rules: Extraction) -> str |
     return None
 
 
-def _imported_by_frontmatter(meta: dict[str, Any], rules: Extraction, signals: Signals) -> str:
+def _imported_by_frontmatter(
+    meta: dict[str, Any], path: str, rules: Extraction, signals: Signals
+) -> str:
     keys = {k.lower(): v for k, v in meta.items()}
-    if key := next((k for k in rules.imported_keys if keys.get(k.lower())), None):
-        return f"not yours: imported (frontmatter {key})"
+    for key in rules.imported_keys:
+        value = keys.get(key.lower())
+        if value and not _own_address(str(value), path):
+            return f"not yours: imported (frontmatter {key})"
     category = str(keys.get("category") or "").lower()
     if category in signals.imported_categories:
         return f"not yours: imported (category {category})"
@@ -142,6 +146,24 @@ def _imported_by_frontmatter(meta: dict[str, Any], rules: Extraction, signals: S
     if listed & signals.meeting_tags:
         return "not yours: meeting notes"
     return ""
+
+
+def _own_address(url: str, path: str) -> bool:
+    """A post's own permalink (Hugo's `url:`), not the page it was clipped from.
+
+    A path (`/post/slug/`) is on the site itself; a full address is the post's when its last
+    part names the note's file (or, for `slug/index.md`, its folder).
+    """
+    if url.startswith("/"):
+        return True
+    if not url.startswith(("http://", "https://")):
+        return False  # a source name, a title, an ASIN: what an importer writes
+    parts = path.split("/")
+    name = parts[-1].rsplit(".", 1)[0]
+    if name.lower() in ("index", "_index") and len(parts) > 1:
+        name = parts[-2]
+    last = url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return last.rsplit(".", 1)[0].lower() == name.lower()
 
 
 def _truthy(value: Any) -> bool:
@@ -198,7 +220,7 @@ def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Pass
     kept, reasons = _own_lines(lines)
     if not kept:
         return left(reasons[0] if reasons else "empty")
-    separate = block.outline or any(line.lstrip()[:2] in _LIST_MARKERS for line in kept)
+    separate = block.outline or any(_LIST_ITEM.match(line) for line in kept)
     # A wrapped paragraph is one text; list items and outline bullets stay thoughts of their own.
     if separate:
         text = join_lines([plain_text(line) for line in kept], True)

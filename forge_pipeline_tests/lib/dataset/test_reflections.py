@@ -54,6 +54,15 @@ def left(text: str, path: str = "Daily/2026-03-04.md", rules: Extraction = RULES
         ("Unfilled {{date}} and <% tp.file.title %> gone.", "Unfilled and gone."),
         ("As I said ((64a1f0c2-1b2c-4d5e)) before ^block-1", "As I said before"),
         ("Read https://example.org/x today.", "Read today."),
+        # Outliners write pages as words of the sentence; a tag at the end is a label.
+        (
+            "Had tea with #Noor, then walked to the #Old_Harbour and back.",
+            "Had tea with Noor, then walked to the Old Harbour and back.",
+        ),
+        ("Bought bread from #Bakery", "Bought bread from Bakery"),
+        ("I finally said no to the extra project. #win", "I finally said no to the extra project."),
+        ("Went for a long run #health", "Went for a long run"),
+        ("#reflection I think the move was right.", "I think the move was right."),
     ],
 )
 def test_plain_text(markdown, plain):
@@ -139,6 +148,43 @@ def test_outliner_journal_page():
     assert "not yours: meeting notes" in left(meeting, path="journals/2024_02_01.md")
 
 
+def test_outline_bullets_that_open_with_a_tag_and_headings_between_bullets():
+    page = (
+        "- #Errands took most of the morning and a long queue at the post office\n"
+        f"\t- {DAY}\n"
+        "- ## Scratchpad\n\t- TODO renew the library card\n"
+        "## Thoughts\n"
+        f"\t- {MORE}\n"
+        "## Todos\n"
+        "\t- TODO return the drill\n"
+    )
+    found = explain_note(parse_note(page, "journals/2024_03_02.md"), RULES, "sys")
+    by_line = {p.line: p for p in found.passages}
+    # "- #Errands took…" is a thought that opens with a tag, not a heading over its children.
+    assert by_line[1].headings == () and by_line[1].text.startswith("took most of the morning")
+    # A Markdown heading between bullets starts its own part; a later one ends it.
+    assert by_line[6].headings == ("Thoughts",) and by_line[6].rule == "section:Thoughts"
+    assert by_line[8].headings == ("Todos",) and by_line[8].left == "task list"
+    assert MORE in answers(page, path="journals/2024_03_02.md")
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("post/2013-08-05-on-a-tandem.md", "https://me.example/post/2013-08-05-on-a-tandem/"),
+        ("post/2013-08-05-on-a-tandem/index.md", "https://me.example/post/2013-08-05-on-a-tandem"),
+        ("post/slow.md", "/post/slow/"),
+    ],
+)
+def test_a_posts_own_url_is_not_an_import(path, url):
+    post = f"---\ntitle: On slow Sundays\ndate: 2024-05-05\nurl: {url}\n---\n{DAY} {MORE}\n"
+    assert answers(post, path=path) == [f"{DAY} {MORE}"]
+    clipped = post.replace(url, "https://news.example/articles/why-tomatoes")
+    assert left(clipped, path=path) == ["not yours: imported (frontmatter url)"]
+    kindle = post.replace(f"url: {url}", "source: kindle")
+    assert left(kindle, path=path) == ["not yours: imported (frontmatter source)"]
+
+
 def test_posts_and_drafts():
     post = f"---\ntitle: On slow Sundays\ndate: 2024-05-05\ntags: [life]\n---\n{DAY} {MORE}\n"
     assert answers(post, path="content/posts/slow.md") == [f"{DAY} {MORE}"]
@@ -161,7 +207,7 @@ def test_first_person_prose_is_scored_with_a_threshold_in_settings():
     [
         ("Readwise/Books/Deep Work.md", f"## Highlights\n- {DAY}\n", "not yours: imported"),
         ("Kindle/a.md", f"{DAY}\n", "not yours: imported"),
-        ("Notes/a.md", f"---\nurl: https://x.org/a\n---\n{DAY}\n", "not yours: imported"),
+        ("Notes/a.md", f"---\nurl: https://x.org/tomato\n---\n{DAY}\n", "not yours: imported"),
         ("Notes/a.md", f"---\ncategory: articles\n---\n{DAY}\n", "not yours: imported"),
         ("Notes/a.md", f"- Full Title: A Book\n\n{DAY}\n", "not yours: imported"),
         ("Notes/a.md", f"---\nprivate: true\n---\n## Journal\n{DAY}\n", "private note"),
@@ -301,3 +347,24 @@ def test_vaults_in_each_style_give_most_daily_notes_and_nothing_not_theirs(tmp_p
 )
 def test_greeting_oneself_is_still_journaling(text):
     assert answers(f"## Notes\n{text}\n") != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I walked along the river after work and my head slowly cleared of the long meeting.",
+        "We took the night train north and I barely slept, watching the dark fields roll past.",
+        "I rebuilt the garden fence with my neighbour and we argued about the posts all day.",
+    ],
+)
+def test_a_passage_with_a_subject_is_asked_about_it_before_its_day(text):
+    post = f"---\ntitle: Musings on fences\n---\n{text}\n"
+    ((question, _, _),) = pairs(post, path="post/2016-02-16-musings-on-fences.md")
+    assert "'Musings on fences'" in question  # not "What happened on February 16, 2016?"
+    ((daily, _, _),) = pairs(f"{text}\n")  # a daily note with no subject: asked about its day
+    assert "March 4, 2026" in daily
+
+
+def test_numbered_list_items_stay_lines_of_their_own():
+    text = "## Journal\n1. I set two alarms every night now.\n2. I keep a notebook by my bed.\n"
+    assert answers(text) == ["I set two alarms every night now.\nI keep a notebook by my bed."]
