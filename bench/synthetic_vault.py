@@ -69,7 +69,9 @@ def habit_note(rng: random.Random, habit: str, day: dt.date, index: int) -> tupl
         return folder / f"{day}-{index}.md", note_text(rng, day, index)
     rel, text = WRITERS[habit](rng, day)
     rel = Path(rel)
-    return rel.with_name(f"{rel.stem}-{index}{rel.suffix}"), text
+    unique = f"{rel.stem}-{index}"
+    # A post's own address names its file: it follows the rename (else it reads as a clipping).
+    return rel.with_name(unique + rel.suffix), text.replace(f"/{rel.stem}/", f"/{unique}/")
 
 
 def not_yours_notes(root: Path, rng: random.Random, index: int) -> None:
