@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg2
@@ -17,7 +17,6 @@ from forge_pipeline_tests.helpers import free_port
 
 USER = "forge"
 PASSWORD = "forge-test"  # trust authentication: any password is accepted, the config needs one
-DATABASE = "dagster"
 INITDB = "/usr/lib/postgresql/*/bin/initdb"
 
 
@@ -27,6 +26,7 @@ class Postgres:
 
     host: str
     port: int
+    database: str = "postgres"
 
     def env(self) -> dict[str, str]:
         return {
@@ -34,8 +34,17 @@ class Postgres:
             "DAGSTER_POSTGRES_PORT": str(self.port),
             "DAGSTER_POSTGRES_USER": USER,
             "DAGSTER_POSTGRES_PASSWORD": PASSWORD,
-            "DAGSTER_POSTGRES_DB": DATABASE,
+            "DAGSTER_POSTGRES_DB": self.database,
         }
+
+    def fresh_database(self, name: str) -> "Postgres":
+        """A new, empty database on this server: each test's instance starts with no history."""
+        connection = _connect(self)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        connection.close()
+        return replace(self, database=name)
 
 
 def server_installed() -> bool:
@@ -54,7 +63,7 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 @contextmanager
 def running_postgres() -> Iterator[Postgres]:
-    """A fresh cluster in a temporary folder, on a free port, with the database created."""
+    """A fresh cluster in a temporary folder, on a free port; stopped and removed after."""
     folder = Path(tempfile.mkdtemp(prefix="forge-postgres-"))
     data = folder / "data"
     if os.geteuid() == 0:
@@ -73,7 +82,7 @@ def running_postgres() -> Iterator[Postgres]:
     subprocess.run(run(start), check=True, capture_output=True)
     try:
         server = Postgres("127.0.0.1", port)
-        _create_database(server)
+        _wait_until_up(server)
         yield server
     finally:
         stop = [str(pg / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
@@ -81,19 +90,17 @@ def running_postgres() -> Iterator[Postgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _create_database(server: Postgres) -> None:
+def _wait_until_up(server: Postgres) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            connection = psycopg2.connect(
-                host=server.host, port=server.port, user=USER, dbname="postgres"
-            )
-            break
+            _connect(server).close()
+            return
         except psycopg2.OperationalError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    connection.close()
+
+
+def _connect(server: Postgres):
+    return psycopg2.connect(host=server.host, port=server.port, user=USER, dbname="postgres")

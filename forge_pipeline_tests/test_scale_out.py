@@ -44,6 +44,12 @@ def postgres() -> Iterator[Postgres]:
         yield server
 
 
+@pytest.fixture
+def database(postgres: Postgres, request: pytest.FixtureRequest) -> Postgres:
+    """An empty database for this test alone: no runs or materializations from another test."""
+    return postgres.fresh_database(request.node.name.split("[")[0][:60])
+
+
 def run_environment(tiny_model: Path, home: Path, server: Postgres) -> dict[str, str]:
     """What the webserver, the daemon and every run container see: settings, homes, Postgres."""
     variables = {env_name(k): v for k, v in tiny_overrides(tiny_model).items()}
@@ -113,11 +119,11 @@ def no_containers_left(run_ids: list[str]) -> bool:
 def test_forge_full_runs_in_a_container_on_postgres(
     tiny_model: Path,
     test_image: str,
-    postgres: Postgres,
+    database: Postgres,
     forge_env: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    variables = run_environment(tiny_model, forge_env, postgres)
+    variables = run_environment(tiny_model, forge_env, database)
     scale_out_instance(forge_env, tiny_model, variables, queued=False)
     launched = subprocess.run(
         [str(BIN / "dagster"), "job", "launch", "-m", "forge_pipeline.definitions"]
@@ -128,7 +134,7 @@ def test_forge_full_runs_in_a_container_on_postgres(
         timeout=120,
     )
     assert launched.returncode == 0, launched.stderr[-2000:]
-    for name, value in postgres.env().items():
+    for name, value in database.env().items():
         monkeypatch.setenv(name, value)  # the test reads the same instance: Postgres, not SQLite
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -189,13 +195,13 @@ LINEAGE = """{ assetNodes { assetKey { path } dependencyKeys { path } }
 def test_two_runs_at_once_through_graphql_queue_on_the_training_pool(
     tiny_model: Path,
     test_image: str,
-    postgres: Postgres,
+    database: Postgres,
     forge_env: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    variables = run_environment(tiny_model, forge_env, postgres)
+    variables = run_environment(tiny_model, forge_env, database)
     scale_out_instance(forge_env, tiny_model, variables, queued=True)
-    for name, value in postgres.env().items():
+    for name, value in database.env().items():
         monkeypatch.setenv(name, value)  # the test reads the same instance: Postgres
     env = {**os.environ, **variables}
     port, log = free_port(), forge_env / "services.log"
