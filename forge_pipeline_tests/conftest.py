@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from forge_pipeline.lib.core.config import PROJECT_ROOT
+from forge_pipeline_tests.docker_engine import ensure_engine, ensure_test_image
 from forge_pipeline_tests.helpers import SHARED_CACHE, sample_texts
 from forge_pipeline_tests.tiny_model import build_tiny_model
 
@@ -32,6 +33,13 @@ def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with a tokenizer trained on the sample vault's reflections."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), sample_texts())
+
+
+@pytest.fixture(scope="module")
+def test_image() -> str:
+    """The local Docker test image, on an engine started if need be (skips without one)."""
+    ensure_engine()
+    return ensure_test_image()
 
 
 @pytest.fixture(scope="session")

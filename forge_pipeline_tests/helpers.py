@@ -129,6 +129,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def graphql(url: str, query: str, timeout: float = 10) -> dict:
+    """The data of one GraphQL query to a Dagster webserver."""
+    answer = requests.post(f"{url}/graphql", json={"query": query}, timeout=timeout)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
 @contextmanager
 def running_server(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`forge serve` on a free loopback port for FORGE_HOME=home; yields its URL."""

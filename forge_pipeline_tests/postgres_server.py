@@ -70,23 +70,22 @@ def running_postgres() -> Iterator[Postgres]:
         shutil.chown(folder, "postgres", "postgres")
     pg = server_bin()
     port = free_port()
-    run = _as_postgres
     subprocess.run(
-        run([str(pg / "initdb"), "-D", str(data), "-A", "trust", "-U", USER]),
+        _as_postgres([str(pg / "initdb"), "-D", str(data), "-A", "trust", "-U", USER]),
         check=True,
         capture_output=True,
     )
     options = f"-k {folder} -h 127.0.0.1 -p {port}"
     log = folder / "server.log"
     start = [str(pg / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
-    subprocess.run(run(start), check=True, capture_output=True)
+    subprocess.run(_as_postgres(start), check=True, capture_output=True)
     try:
         server = Postgres("127.0.0.1", port)
         _wait_until_up(server)
         yield server
     finally:
         stop = [str(pg / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-        subprocess.run(run(stop), capture_output=True)
+        subprocess.run(_as_postgres(stop), capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

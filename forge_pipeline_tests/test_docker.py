@@ -25,8 +25,6 @@ from forge_pipeline.lib.training.docker_images import TORCH_INDEXES, build_comma
 from forge_pipeline_tests.docker_engine import (
     TEST_IMAGE,
     container_overrides,
-    ensure_engine,
-    ensure_test_image,
 )
 from forge_pipeline_tests.helpers import (
     UPSTREAM,
@@ -36,12 +34,6 @@ from forge_pipeline_tests.helpers import (
 )
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def test_image() -> str:
-    ensure_engine()
-    return ensure_test_image()
 
 
 def in_docker(tiny_model: Path, **extra: str) -> dict[str, str]:

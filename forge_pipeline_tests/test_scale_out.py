@@ -20,19 +20,13 @@ import yaml
 from dagster_graphql import DagsterGraphQLClient
 
 from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
-from forge_pipeline_tests.docker_engine import TEST_IMAGE, ensure_engine, ensure_test_image
-from forge_pipeline_tests.helpers import SHARED_CACHE, free_port, tiny_overrides
+from forge_pipeline_tests.docker_engine import TEST_IMAGE
+from forge_pipeline_tests.helpers import SHARED_CACHE, free_port, graphql, tiny_overrides
 from forge_pipeline_tests.postgres_server import Postgres, running_postgres, server_installed
 
 BIN = Path(sys.executable).parent
 SCALE_OUT = yaml.safe_load((PROJECT_ROOT / "docker" / "dagster.yaml").read_text())
 RUN_TIMEOUT_S = 900
-
-
-@pytest.fixture(scope="module")
-def test_image() -> str:
-    ensure_engine()
-    return ensure_test_image()
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +44,22 @@ def database(postgres: Postgres, request: pytest.FixtureRequest) -> Postgres:
     return postgres.fresh_database(request.node.name.split("[")[0][:60])
 
 
-def run_environment(tiny_model: Path, home: Path, server: Postgres) -> dict[str, str]:
-    """What the webserver, the daemon and every run container see: settings, homes, Postgres."""
+def scale_out_instance(
+    home: Path, tiny_model: Path, database: Postgres, queued: bool, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """docker/dagster.yaml as it is, but for the test image, this checkout's mounts and no GPU.
+
+    Storage, the run queue and the pools are docker/dagster.yaml's own. The run containers use
+    the host's network, where the test's PostgreSQL listens on 127.0.0.1. The test itself reads
+    the same instance. Returns what the webserver, the daemon and every run container see.
+    """
     variables = {env_name(k): v for k, v in tiny_overrides(tiny_model).items()}
     variables.update(FORGE_HOME=str(home), FORGE_CACHE_DIR=str(SHARED_CACHE))
     variables.update(DAGSTER_HOME=str(home / "dagster"), HF_HUB_OFFLINE="1")
     variables["PATH"] = f"{BIN}:/usr/local/bin:/usr/bin:/bin"
-    return {**variables, **server.env()}
-
-
-def scale_out_instance(
-    home: Path, tiny_model: Path, variables: dict[str, str], queued: bool
-) -> Path:
-    """docker/dagster.yaml as it is, but for the test image, this checkout's mounts and no GPU.
-
-    Storage, the run queue and the pools are docker/dagster.yaml's own. The run containers use
-    the host's network, where the test's PostgreSQL listens on 127.0.0.1.
-    """
+    variables.update(database.env())
+    for name, value in database.env().items():
+        monkeypatch.setenv(name, value)  # the test reads Postgres too, not SQLite
     config = {**SCALE_OUT}
     mounts = {PROJECT_ROOT, Path(sys.prefix), Path(sys.base_prefix), home, tiny_model}
     config["run_launcher"] = {
@@ -87,9 +80,8 @@ def scale_out_instance(
             "module": "dagster.core.run_coordinator",
             "class": "DefaultRunCoordinator",
         }
-    dagster_home = home / "dagster"
-    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return dagster_home
+    (home / "dagster" / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return variables
 
 
 def wait_for(instance: dg.DagsterInstance, run_ids: list[str]) -> list[dg.DagsterRun]:
@@ -123,8 +115,7 @@ def test_forge_full_runs_in_a_container_on_postgres(
     forge_env: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    variables = run_environment(tiny_model, forge_env, database)
-    scale_out_instance(forge_env, tiny_model, variables, queued=False)
+    variables = scale_out_instance(forge_env, tiny_model, database, False, monkeypatch)
     launched = subprocess.run(
         [str(BIN / "dagster"), "job", "launch", "-m", "forge_pipeline.definitions"]
         + ["-j", "forge_full"],
@@ -134,8 +125,6 @@ def test_forge_full_runs_in_a_container_on_postgres(
         timeout=120,
     )
     assert launched.returncode == 0, launched.stderr[-2000:]
-    for name, value in database.env().items():
-        monkeypatch.setenv(name, value)  # the test reads the same instance: Postgres, not SQLite
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         (run,) = wait_for(instance, [instance.get_runs(limit=1)[0].run_id])
@@ -177,12 +166,6 @@ def wait_until_serving(url: str, log: Path) -> None:
     pytest.fail(f"the webserver did not start: {log.read_text()[-2000:]}")
 
 
-def graphql(url: str, query: str) -> dict:
-    answer = requests.post(f"{url}/graphql", json={"query": query}, timeout=30)
-    answer.raise_for_status()
-    return answer.json()["data"]
-
-
 HISTORY = """{ runsOrError { ... on Runs { results { runId status } } } }"""
 LINEAGE = """{ assetNodes { assetKey { path } dependencyKeys { path } }
   deployed: assetOrError(assetKey: {path: ["deployed_model"]}) {
@@ -199,10 +182,7 @@ def test_two_runs_at_once_through_graphql_queue_on_the_training_pool(
     forge_env: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    variables = run_environment(tiny_model, forge_env, database)
-    scale_out_instance(forge_env, tiny_model, variables, queued=True)
-    for name, value in database.env().items():
-        monkeypatch.setenv(name, value)  # the test reads the same instance: Postgres
+    variables = scale_out_instance(forge_env, tiny_model, database, True, monkeypatch)
     env = {**os.environ, **variables}
     port, log = free_port(), forge_env / "services.log"
     url = f"http://127.0.0.1:{port}"
@@ -236,9 +216,10 @@ def test_two_runs_at_once_through_graphql_queue_on_the_training_pool(
     url = f"http://127.0.0.1:{port}"
     with webserver(port, env, log):
         wait_until_serving(url, log)
-        history = {r["runId"]: r["status"] for r in graphql(url, HISTORY)["runsOrError"]["results"]}
+        runs = graphql(url, HISTORY, timeout=30)["runsOrError"]["results"]
+        history = {r["runId"]: r["status"] for r in runs}
         assert all(history.get(run_id) == "SUCCESS" for run_id in run_ids), history
-        lineage = graphql(url, LINEAGE)
+        lineage = graphql(url, LINEAGE, timeout=30)
     upstream = {
         tuple(n["assetKey"]["path"]): {tuple(d["path"]) for d in n["dependencyKeys"]}
         for n in lineage["assetNodes"]

@@ -6,7 +6,6 @@ the default model (the tiny test model is configured through FORGE_* variables).
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
-from forge_pipeline_tests.helpers import BESIDE_CHAIN, CHAIN, tiny_overrides
+from forge_pipeline_tests.helpers import BESIDE_CHAIN, CHAIN, free_port, graphql, tiny_overrides
 
 pytestmark = pytest.mark.browser
 
@@ -36,18 +35,6 @@ LOCATIONS = (
     "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
     "locationOrLoadError { __typename } } } } }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def graphql(url: str, query: str) -> dict:
-    answer = requests.post(f"{url}/graphql", json={"query": query}, timeout=10)
-    answer.raise_for_status()
-    return answer.json()["data"]
 
 
 def wait_for(condition, timeout: float, what: str):
