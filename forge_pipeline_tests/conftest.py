@@ -24,6 +24,8 @@ def forge_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FORGE_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("FORGE_CACHE_DIR", str(SHARED_CACHE))
+    # `forge forget` writes beside forge.yaml by default: never into the project under test.
+    monkeypatch.setenv("FORGE_CURATION_FORGET_FILE", str(tmp_path / "forgotten.yaml"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)  # a developer's key never reaches tests
     return home

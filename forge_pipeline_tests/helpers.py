@@ -29,6 +29,7 @@ CHAIN = [
     "lora_adapter",
     "merged_model",
     "gguf_model",
+    "model_evaluation",
     "deployed_model",
 ]
 BESIDE_CHAIN = ["dataset_examples", "dataset_study"]  # a second input, and a report on the set
@@ -53,6 +54,8 @@ def tiny_overrides(tiny_model: Path, **extra: str) -> dict[str, str]:
         "training.learning_rate": "0.005",
         "training.max_length": "128",
         "curation.min_examples": "20",
+        # Two random layers stop by chance, not by training: the stop gate has its own tests.
+        "evaluation.stop_margin": "1.0",
         **extra,
     }
 

@@ -60,6 +60,9 @@ def test_checks_pass(chain_run):
         "no_duplicates_left": True,
         "tuned_beats_base": True,
         "beats_deployed": True,
+        "stops_when_done": True,
+        "no_verbatim_recall": True,
+        "no_pii_in_answers": True,
     }
 
 
@@ -137,7 +140,7 @@ def test_a_rerun_on_an_unchanged_vault_skips_training_export_and_deploy(
     skipped = {
         e.step_key for e in again.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED
     }
-    assert skipped == {"merged_model", "gguf_model", "deployed_model"}
+    assert skipped == {"merged_model", "gguf_model", "model_evaluation", "deployed_model"}
     done = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
     assert done == {*UPSTREAM, "dataset_study"}
     assert metadata(again, "vault_notes")["notes_read_this_run"] == 0

@@ -42,6 +42,9 @@ def test_checks_are_declared_and_gate_the_chain():
         ("curated_dataset", "no_duplicates_left"): True,
         ("lora_adapter", "tuned_beats_base"): True,
         ("gguf_model", "beats_deployed"): True,
+        ("model_evaluation", "stops_when_done"): True,
+        ("model_evaluation", "no_verbatim_recall"): True,
+        ("model_evaluation", "no_pii_in_answers"): True,
     }
 
 

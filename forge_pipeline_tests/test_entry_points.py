@@ -43,7 +43,7 @@ def test_dg_launch_then_dagster_job_execute_skips_training_on_an_unchanged_vault
     skipped = {
         e.step_key for e in latest if e.dagster_event_type == dg.DagsterEventType.STEP_SKIPPED
     }
-    assert skipped == {"merged_model", "gguf_model", "deployed_model"}
+    assert skipped == {"merged_model", "gguf_model", "model_evaluation", "deployed_model"}
     status = run([str(BIN / "forge"), "status"], env)
     assert status.returncode == 0, status.stdout
     assert f"last forge_full run: {runs[0].run_id} SUCCESS" in status.stdout

@@ -224,7 +224,7 @@ def test_two_runs_at_once_through_graphql_queue_on_the_training_pool(
         tuple(n["assetKey"]["path"]): {tuple(d["path"]) for d in n["dependencyKeys"]}
         for n in lineage["assetNodes"]
     }
-    assert ("gguf_model",) in upstream[("deployed_model",)]
+    assert ("model_evaluation",) in upstream[("deployed_model",)]
     assert ("reflection_examples",) in upstream[("curated_dataset",)]
 
     def runs_of(asset: str) -> set[str]:

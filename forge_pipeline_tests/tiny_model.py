@@ -74,3 +74,53 @@ def build_tiny_model(target: Path, texts: list[str], intermediate_size: int = 12
     tokenizer.save_pretrained(target)
     (target / "tiny_model.json").write_text(json.dumps({"built_by": __name__}))
     return target
+
+
+def steered_end_of_turn(source: Path, target: Path, always: bool) -> Path:
+    """A copy of a tiny model that always ends its turn at once, or can never end it.
+
+    Every token's embedding gets one large shared dimension, so after RMSNorm the last hidden
+    state always points the same way there; the special tokens' output rows point against it,
+    and end-of-turn's row with it (always) or against it too (never).
+    """
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(source)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    special = [tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS]
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, 0] = 100.0
+        model.lm_head.weight[special, 0] = -50.0
+        model.lm_head.weight[tokenizer.eos_token_id, 0] = 50.0 if always else -50.0
+    shutil.copytree(source, target)  # the tokenizer and template, unchanged
+    model.save_pretrained(target)
+    return target
+
+
+def memorizing(source: Path, target: Path, sequences: list[list[int]], steps: int = 300):
+    """A copy of a tiny model trained in full, over and over, on a few token sequences."""
+    import shutil
+
+    import torch
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(source)
+    longest = max(len(s) for s in sequences)
+    ids = torch.tensor([s + [0] * (longest - len(s)) for s in sequences])
+    mask = torch.tensor([[1] * len(s) + [0] * (longest - len(s)) for s in sequences])
+    batch = {"input_ids": ids, "attention_mask": mask}
+    labels = ids.masked_fill(mask == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    shutil.copytree(source, target)
+    model.save_pretrained(target)
+    return target

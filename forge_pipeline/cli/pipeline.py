@@ -17,6 +17,7 @@ from rich.table import Table
 from forge_pipeline.cli.app import app, console, current_settings, dagster_home, fail, tool
 from forge_pipeline.lib.core.config import PROJECT_ROOT, env_name
 from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.serving.provenance import summary
 from forge_pipeline.serving.registry import ModelRegistry
 
 # `dagster job execute` of the whole chain, as CI and `make run` call it.
@@ -171,5 +172,10 @@ def status() -> None:
             )
             table.add_row(key.to_user_string(), when, event.run_id[:8] if event else "")
     console.print(table)
-    version = ModelRegistry(settings.registry_dir).current_version()
+    registry = ModelRegistry(settings.registry_dir)
+    version = registry.current_version()
     console.print(f"deployed model: {version or 'none'}")
+    if version:
+        made_of = summary(registry.manifest(version))
+        parts = [f"{key.replace('_', ' ')} {value}" for key, value in made_of.items()]
+        console.print("made of: " + ", ".join(parts))

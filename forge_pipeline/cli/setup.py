@@ -29,6 +29,7 @@ from forge_pipeline.lib.core.config import (
 from forge_pipeline.lib.core.jsonl import count_lines
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.yaml_edit import set_value
+from forge_pipeline.lib.evaluation.embedding import EmbeddingError, prepare_embedding_model
 from forge_pipeline.lib.export.gguf_export import converter_dir
 from forge_pipeline.lib.training.hardware import detect_hardware
 from forge_pipeline.lib.training.plan import make_plan, run_length
@@ -91,16 +92,18 @@ def _template() -> str:
 
 @app.command(rich_help_panel="Setup")
 def prepare() -> None:
-    """Download and prepare the base model and llama.cpp's converter (done once)."""
+    """Download and prepare the base model, llama.cpp's converter and the embedding model."""
     settings = current_settings()
     try:
         with console.status("Preparing the base model…"):
             model = resolve_base_model(settings)
         with console.status("Fetching llama.cpp's converter…"):
             tools = converter_dir(settings.tools_dir)
-    except USER_ERRORS as exc:
+        with console.status("Fetching the sentence-embedding model…"):
+            embedding = prepare_embedding_model(settings.models_dir)
+    except (*USER_ERRORS, EmbeddingError) as exc:
         fail(exc)
-    console.print(f"base model: {model}\nconverter:  {tools}")
+    console.print(f"base model: {model}\nconverter:  {tools}\nembedding:  {embedding}")
 
 
 @app.command(rich_help_panel="Setup")

@@ -7,6 +7,7 @@ import re
 import shutil
 import uuid
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,15 @@ _VERSION = re.compile(r"^v(\d{4,})$")
 
 class RegistryError(RuntimeError):
     """The registry has nothing to serve or a version is missing."""
+
+
+@dataclass
+class Removal:
+    """What remove did: versions deleted, the version now current, one left serving if any."""
+
+    deleted: list[str]
+    current: str | None
+    still_serving: str | None  # a removed version kept only until a replacement is deployed
 
 
 class ModelRegistry:
@@ -161,6 +171,33 @@ class ModelRegistry:
             for version in doomed:
                 shutil.rmtree(self.versions_dir / version)
         return doomed
+
+    def remove(self, doomed: set[str]) -> Removal:
+        """Delete versions; current and previous move to the newest versions kept.
+
+        A doomed current version with nothing to move to keeps serving (and is kept) until a
+        new version is deployed: never a gap.
+        """
+        with self._locked():
+            current, previous = self.current_version(), self.previous_version()
+            kept = [v for v in self.versions() if v not in doomed]
+            serving_doomed = None
+            if current in doomed:
+                if kept:
+                    current = kept[-1]
+                    self._swap_link("current", current)
+                else:
+                    serving_doomed = current
+            if previous in doomed or previous == current:
+                others = [v for v in kept if v != current]
+                if others:
+                    self._swap_link("previous", others[-1])
+                else:
+                    (self.root / "previous").unlink(missing_ok=True)
+            deleted = [v for v in self._claimed() if v in doomed and v != serving_doomed]
+            for version in deleted:
+                shutil.rmtree(self.versions_dir / version)
+        return Removal(deleted, current, serving_doomed)
 
     def _link_target(self, name: str) -> str | None:
         link = self.root / name

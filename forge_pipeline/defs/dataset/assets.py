@@ -20,6 +20,7 @@ from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.core.tokens import CachedTokenCounter
 from forge_pipeline.lib.dataset.curation import Curated, curate, pii_left
 from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all, rule_category
+from forge_pipeline.lib.dataset.forgetting import ForgetError, load_forgotten
 from forge_pipeline.lib.dataset.plain import DatasetError, read_dataset
 from forge_pipeline.lib.dataset.profile import (
     by_month,
@@ -211,10 +212,11 @@ def curated_dataset(
     )
     try:
         review = load_review(settings.curation.review_file)
-    except ReviewError as exc:
+        forgotten = load_forgotten(settings.curation.forget_file)
+    except (ReviewError, ForgetError) as exc:
         raise dg.Failure(description=str(exc)) from exc
     counter = CachedTokenCounter(resolve_base_model(settings), layout.token_counts)
-    curated = curate(examples, settings.curation, counter, review)
+    curated = curate(examples, settings.curation, counter, review, forgotten)
     counter.save()
     if curated.unknown_review_ids:
         context.log.warning(

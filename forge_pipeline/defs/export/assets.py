@@ -22,6 +22,7 @@ from forge_pipeline.lib.export.gguf_check import (
 )
 from forge_pipeline.lib.export.gguf_export import ExportedGGUF, export_all
 from forge_pipeline.lib.export.merge import merge_adapter
+from forge_pipeline.serving.provenance import forgotten_versions
 from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
 
@@ -163,7 +164,13 @@ def _reference_loss(settings: Settings, sequences: list[Scored], threads: int) -
     registry = ModelRegistry(settings.registry_dir)
     version = registry.current_version()
     try:
-        if version and registry.manifest(version).get("base_model") == settings.base_model:
+        # A version that holds a forgotten note is no bar: it goes once any successor deploys.
+        held = forgotten_versions(registry, settings)
+        if (
+            version
+            and version not in held
+            and registry.manifest(version).get("base_model") == settings.base_model
+        ):
             return f"deployed {version}", gguf_mean_nll(
                 registry.model_path(version), sequences, threads
             )

@@ -9,10 +9,11 @@ from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.run_lock import one_at_a_time
 from forge_pipeline.serving.client import ServerError
+from forge_pipeline.serving.provenance import provenance, remove_forgotten, summary
 from forge_pipeline.serving.registry import ModelRegistry
 
 
-@dg.asset(group_name="serving", kinds={"gguf", "ollama"}, deps=["gguf_model"])
+@dg.asset(group_name="serving", kinds={"gguf", "ollama"}, deps=["model_evaluation"])
 def deployed_model(
     context: dg.AssetExecutionContext, forge: ForgeResource, model_server: ModelServerResource
 ) -> dg.MaterializeResult:
@@ -23,6 +24,9 @@ def deployed_model(
         Layout.require(layout.adapter / "metrics.json", "lora_adapter").read_text()
     )
     files = sorted(Layout.require(layout.gguf_dir, "gguf_model").glob("model-*.*"))
+    evaluation = {k: metrics[k] for k in ("tuned_eval_loss", "base_eval_loss")}
+    evaluation |= json.loads(Layout.require(layout.evaluation, "model_evaluation").read_text())
+    made_of = provenance(layout, settings, evaluation)
     deploying = f"run {context.run_id}'s deploy"
     with one_at_a_time(settings.home / "locks" / "deploy.lock", deploying, context.log.info):
         previous = registry.current_version()
@@ -35,9 +39,16 @@ def deployed_model(
                 "dataset_version": layout.dataset_version(),
                 "eval_loss": metrics["tuned_eval_loss"],
                 "base_eval_loss": metrics["base_eval_loss"],
+                "provenance": made_of,
             },
         )
         registry.activate(manifest["version"])
+        forgotten = remove_forgotten(registry, settings)
+        if forgotten.deleted:
+            context.log.info(
+                f"Deleted {', '.join(forgotten.deleted)}: trained on notes in "
+                f"{settings.curation.forget_file.name}."
+            )
         pruned = registry.prune(settings.registry.keep_versions)
         server = _reload_server(context, model_server, settings, manifest["version"])
     served = manifest["files"][manifest["serve_file"]]
@@ -51,6 +62,8 @@ def deployed_model(
             "bytes": served["bytes"],
             "eval_loss": manifest["eval_loss"],
             "pruned_versions": len(pruned),
+            "deleted_as_forgotten": ", ".join(forgotten.deleted),
+            **{f"made_of_{key}": value for key, value in summary(manifest).items()},
             **server,
         },
         data_version=dg.DataVersion(served["sha256"][:16]),

@@ -35,6 +35,21 @@ def resolve_base_model(settings: Settings) -> str:
     return settings.base_model
 
 
+def local_model_dir(model: str) -> Path:
+    """The folder of a local model, or of a Hugging Face id in the local cache (never fetched)."""
+    if Path(model).is_dir():
+        return Path(model)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(model, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError) as exc:
+        raise ModelError(
+            f"{model} is neither a folder nor in the Hugging Face cache; download it first."
+        ) from exc
+
+
 def prepare_default_model(target: Path) -> Path:
     """Build a Hugging Face folder for SmolLM2-135M-Instruct once; later calls reuse it."""
     if (target / "config.json").exists() and (target / "model.safetensors").exists():

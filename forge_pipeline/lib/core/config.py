@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = "default"
@@ -88,6 +88,7 @@ class Curation(_Section):
     max_tokens: int = 384
     near_duplicate_threshold: float = Field(default=0.8, ge=0.3, le=0.95)  # MinHash LSH: <= 0.95
     review_file: Path = Path("review.yaml")
+    forget_file: Path = Path("forgotten.yaml")
     val_fraction: float = 0.15
     redact_pii: bool = False
     min_examples: int = 50
@@ -168,6 +169,24 @@ class Docker(_Section):
     mounts: list[Path] = []  # more host paths the container sees (read-only, same path)
 
 
+class Evaluation(_Section):
+    questions: int = Field(default=8, ge=1)  # val questions answered by each model
+    max_tokens: int = Field(default=96, ge=8)  # a longer answer counts as one that never stopped
+    stop_margin: float = Field(default=0.25, ge=0, le=1)  # stop rate allowed below the base's
+    recall_samples: int = Field(default=8, ge=1)  # training answers probed for verbatim recall
+    recall_prefix_tokens: int = Field(default=16, ge=1)  # the answer's opening given as prompt
+    recall_tokens: int = Field(default=32, ge=4)  # greedy tokens compared with the true rest
+    verbatim_tokens: int = Field(default=24, ge=1)  # this many in a row reproduced is a leak
+    max_verbatim_share: float = Field(default=0.25, ge=0, le=1)  # leaks allowed, as a share
+    allow_pii: bool = False  # true: an email, phone or URL of the vault in answers is allowed
+
+    @model_validator(mode="after")
+    def _a_leak_fits_the_probe(self) -> "Evaluation":
+        if self.verbatim_tokens > self.recall_tokens:
+            raise ValueError("evaluation.verbatim_tokens must be at most evaluation.recall_tokens")
+        return self
+
+
 class Registry(_Section):
     keep_versions: int = 5
 
@@ -184,6 +203,7 @@ class Settings(_Section):
     curation: Curation = Curation()
     training: Training = Training()
     export: Export = Export()
+    evaluation: Evaluation = Evaluation()
     registry: Registry = Registry()
     serving: Serving = Serving()
     automation: Automation = Automation()
@@ -241,7 +261,9 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     base = path.parent
     settings.vault = (base / settings.vault.expanduser()).resolve()
     settings.home = (base / settings.home.expanduser()).resolve()
-    settings.curation.review_file = (base / settings.curation.review_file.expanduser()).resolve()
+    curation = settings.curation
+    curation.review_file = (base / curation.review_file.expanduser()).resolve()
+    curation.forget_file = (base / curation.forget_file.expanduser()).resolve()
     settings.datasets.files = [(base / f.expanduser()).resolve() for f in settings.datasets.files]
     settings.docker.mounts = [(base / m.expanduser()).resolve() for m in settings.docker.mounts]
     if settings.cache_dir is not None:

@@ -26,6 +26,7 @@ class Layout:
         self.checkpoints = root / "lora_adapter-checkpoints"
         self.merged = root / "merged_model"
         self.gguf_dir = root / "gguf_model"
+        self.evaluation = root / "model_evaluation" / "evaluation.json"
 
     def gguf(self, gguf_type: str) -> Path:
         """The exported GGUF of one type."""

@@ -8,6 +8,7 @@ from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.config import Curation
 from forge_pipeline.lib.core.example_id import example_id
 from forge_pipeline.lib.core.tokens import TokenCounter
+from forge_pipeline.lib.dataset.forgetting import Forgotten
 from forge_pipeline.lib.dataset.redact import find_pii, redact
 from forge_pipeline.lib.dataset.review import Review
 
@@ -15,7 +16,14 @@ if TYPE_CHECKING:
     from datasketch import MinHash
 
 NUM_PERM = 128
-DROP_REASONS = ["excluded_in_review", "duplicate", "near_duplicate", "too_short", "too_long"]
+DROP_REASONS = [
+    "forgotten",
+    "excluded_in_review",
+    "duplicate",
+    "near_duplicate",
+    "too_short",
+    "too_long",
+]
 
 
 @dataclass
@@ -36,11 +44,12 @@ def curate(
     rules: Curation,
     count_tokens: TokenCounter,
     review: Review | None = None,
+    forgotten: Forgotten | None = None,
 ) -> Curated:
-    """Apply the review, drop duplicates and length outliers, split train/val by source file."""
+    """Drop forgotten notes, apply the review, drop duplicates and length outliers, split."""
     from datasketch import MinHashLSH  # here: it loads scipy (~0.6 s) on every Dagster step
 
-    review = review or Review()
+    review, forgotten = review or Review(), forgotten or Forgotten()
     dropped = dict.fromkeys(DROP_REASONS, 0)
     seen: set[str] = set()
     near = MinHashLSH(threshold=rules.near_duplicate_threshold, num_perm=NUM_PERM)
@@ -51,6 +60,9 @@ def curate(
     for example in examples:
         example = {"id": example_id(example["source_file"], chat.answer(example)), **example}
         known.add(example["id"])
+        if forgotten.matches(example):
+            dropped["forgotten"] += 1
+            continue
         if example["id"] in review.exclude:
             dropped["excluded_in_review"] += 1
             continue

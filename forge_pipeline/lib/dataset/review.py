@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from forge_pipeline.lib.core.project_file import read_mapping
 
 
 class ReviewError(ValueError):
@@ -35,14 +35,7 @@ class Review:
 
 def load_review(path: Path) -> Review:
     """The review at path; no file is an empty review."""
-    if not path.exists():
-        return Review()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"Review file {path} is not valid YAML ({exc}); fix it.") from exc
-    if not isinstance(raw, dict) or set(raw) - {"exclude", "edit"}:
-        raise ReviewError(f"Review file {path} may hold only 'exclude' and 'edit'; fix it.")
+    raw = read_mapping(path, {"exclude", "edit"}, ReviewError, "Review file")
     exclude = raw.get("exclude") or []
     edit = raw.get("edit") or {}
     if not isinstance(exclude, list) or not isinstance(edit, dict):

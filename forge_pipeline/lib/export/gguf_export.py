@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from forge_pipeline.lib.core.artifacts import atomic_dir, atomic_file
+from forge_pipeline.lib.core.artifacts import atomic_dir, atomic_file, sha256_dir
 from forge_pipeline.lib.core.pypi import DownloadError, fetch_sdist
 from forge_pipeline.lib.export.gguf_check import (
     PERPLEXITY_MARGINS,
@@ -135,6 +135,21 @@ def export_gguf(
             f"{gguf_type} is quantized from f16: list f16 before it in export.gguf_types."
         )
     return quantize_gguf(f16, target, gguf_type)
+
+
+def cached_gguf(model_dir: Path, cache: Path, gguf_type: str, tools_dir: Path) -> Path:
+    """A model folder (the base model) as one GGUF, converted once and kept under cache."""
+    folder = cache / "gguf" / sha256_dir(model_dir)[:16]
+    target = folder / f"model-{gguf_type}.gguf"
+    if target.exists():
+        return target
+    f16 = None
+    if gguf_type not in CONVERTER_TYPES:
+        f16 = export_gguf(model_dir, folder / "model-f16.gguf", "f16", tools_dir)
+    export_gguf(model_dir, target, gguf_type, tools_dir, f16=f16)
+    if f16:
+        f16.unlink()  # only the quantized file is read again
+    return target
 
 
 @dataclass

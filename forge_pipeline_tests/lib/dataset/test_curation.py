@@ -44,6 +44,7 @@ def test_duplicates_and_token_lengths_are_dropped():
     ]
     curated = curate(examples, rules, words)
     assert curated.dropped == {
+        "forgotten": 0,
         "excluded_in_review": 0,
         "duplicate": 1,
         "near_duplicate": 0,
@@ -95,7 +96,7 @@ def test_review_file_is_read_and_bad_ones_are_one_clear_error(tmp_path: Path):
     assert load_review(good) == Review(exclude={"abc"}, edit={"def": {"user": "Why?"}})
     for text, message in [
         ("exclude: [unclosed", "not valid YAML"),
-        ("remove: [abc]", "only 'exclude' and 'edit'"),
+        ("remove: [abc]", "may hold only edit, exclude"),
         ("edit:\n  abc:\n    system: no\n", "must set 'user' and/or 'assistant'"),
     ]:
         good.write_text(text)

@@ -1,0 +1,1 @@
+"""Answers of each model judged: stopping, loops, verbatim recall of training notes, PII."""

@@ -1,0 +1,97 @@
+"""Generation for evaluation in llama.cpp: answers to questions, and greedy recall of answers."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forge_pipeline.lib.core import chat
+from forge_pipeline.lib.evaluation.figures import Reply, verbatim_run
+from forge_pipeline.lib.export.gguf_check import load_llama, token_cap
+
+
+@dataclass
+class Recall:
+    """How much of one training answer the model said word for word, given its opening."""
+
+    example_id: str
+    verbatim: int  # tokens in a row reproduced from the true continuation
+    compared: int  # tokens of the true continuation compared
+    text: str  # what the model said after the opening
+
+
+def spread(examples: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """count examples spread over the list, so one month or note does not make the sample."""
+    return list(examples[:: max(1, len(examples) // count)][:count])
+
+
+def answers(
+    path: Path, system: str, questions: Sequence[str], max_tokens: int, threads: int
+) -> list[Reply]:
+    """Greedy answers of one GGUF to each question, through its own chat template."""
+    llm = load_llama(path, threads, n_ctx=1024)
+    try:
+        return [_answer(llm, system, question, max_tokens) for question in questions]
+    finally:
+        llm.close()
+
+
+def _answer(llm: Any, system: str, question: str, max_tokens: int) -> Reply:
+    response = llm.create_chat_completion(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+        max_tokens=max_tokens,
+        temperature=0.0,
+        logits_processor=token_cap(llm, max_tokens),
+    )
+    choice, tokens = response["choices"][0], response["usage"]["completion_tokens"]
+    stopped = choice["finish_reason"] == "stop" and tokens < max_tokens
+    return Reply((choice["message"]["content"] or "").strip(), tokens, stopped)
+
+
+def recalls(
+    path: Path,
+    examples: Sequence[dict[str, Any]],
+    prefix_tokens: int,
+    new_tokens: int,
+    threads: int,
+) -> list[Recall]:
+    """For each example: its question and answer's opening as the prompt, greedy tokens after."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    llm = load_llama(path, threads, n_ctx=1024)
+    try:
+        eos, bos = (
+            llm.detokenize([t], special=True).decode() for t in (llm.token_eos(), llm.token_bos())
+        )
+        template = str(llm.metadata["tokenizer.chat_template"])
+        formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+        found = []
+        for example in examples:
+            turns = [m for m in example["messages"] if m["role"] != "assistant"]
+            prompt = formatter(messages=turns).prompt  # pyright: ignore[reportArgumentType]
+            # The template writes any BOS itself; the answer is tokenized after its prompt, as
+            # in training (alone, its first word can come out as other tokens).
+            asked = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+            whole = llm.tokenize((prompt + chat.answer(example)).encode(), False, True)
+            answer = whole[len(asked) :]
+            if len(answer) <= prefix_tokens:
+                continue  # too short to have a continuation to recall
+            head, truth = answer[:prefix_tokens], answer[prefix_tokens:][:new_tokens]
+            ids = asked + head
+            made = _greedy(llm, ids, len(truth))
+            said = llm.detokenize(made).decode(errors="replace")
+            found.append(Recall(example["id"], verbatim_run(made, truth), len(truth), said))
+        return found
+    finally:
+        llm.close()
+
+
+def _greedy(llm: Any, ids: list[int], count: int) -> list[int]:
+    made: list[int] = []
+    for token in llm.generate(ids, temp=0.0, top_k=1, reset=True):
+        if token == llm.token_eos():
+            break
+        made.append(token)
+        if len(made) >= count:
+            break
+    return made
