@@ -93,10 +93,8 @@ def model_evaluation(
         deployed = _deployed(ModelRegistry(settings.registry_dir), settings.base_model)
         if deployed:
             models["deployed"] = deployed
-        replies = {
-            name: answers(path, settings.system_prompt, questions, rules.max_tokens, threads)
-            for name, path in models.items()
-        }
+        asked = (settings.system_prompt, questions, rules.max_tokens, threads, rules.temperature)
+        replies = {name: answers(path, *asked) for name, path in models.items()}
         probed = spread(read_jsonl(layout.train), rules.recall_samples)
         recall = recalls(tuned, probed, rules.recall_prefix_tokens, rules.recall_tokens, threads)
     except (GGUFError, ModelError) as exc:

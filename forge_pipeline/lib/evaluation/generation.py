@@ -26,21 +26,33 @@ def spread(examples: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any
 
 
 def answers(
-    path: Path, system: str, questions: Sequence[str], max_tokens: int, threads: int
+    path: Path,
+    system: str,
+    questions: Sequence[str],
+    max_tokens: int,
+    threads: int,
+    temperature: float = 0.0,
 ) -> list[Reply]:
-    """Greedy answers of one GGUF to each question, through its own chat template."""
+    """Answers of one GGUF to each question through its own chat template, sampled with a
+    seed per question (the same on every run and for every model)."""
     llm = load_llama(path, threads, n_ctx=1024)
     try:
-        return [_answer(llm, system, question, max_tokens) for question in questions]
+        return [
+            _answer(llm, system, question, max_tokens, temperature, seed)
+            for seed, question in enumerate(questions)
+        ]
     finally:
         llm.close()
 
 
-def _answer(llm: Any, system: str, question: str, max_tokens: int) -> Reply:
+def _answer(
+    llm: Any, system: str, question: str, max_tokens: int, temperature: float, seed: int
+) -> Reply:
     response = llm.create_chat_completion(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
         max_tokens=max_tokens,
-        temperature=0.0,
+        temperature=temperature,
+        seed=seed,
         logits_processor=token_cap(llm, max_tokens),
     )
     choice, tokens = response["choices"][0], response["usage"]["completion_tokens"]
