@@ -38,13 +38,15 @@ def loop_share(texts: Sequence[str]) -> float:
 
 
 def verbatim_run(generated: Sequence[int], truth: Sequence[int]) -> int:
-    """Tokens in a row the model reproduced from the true continuation, from its first."""
-    run = 0
-    for made, true in zip(generated, truth, strict=False):
-        if made != true:
-            break
-        run += 1
-    return run
+    """The longest run of tokens in a row that the generation shares with the true continuation."""
+    longest, ending = 0, [0] * (len(truth) + 1)  # ending[j]: the shared run ending at truth[j-1]
+    for made in generated:
+        previous, ending = ending, [0] * (len(truth) + 1)
+        for j, true in enumerate(truth, 1):
+            if made == true:
+                ending[j] = previous[j - 1] + 1
+                longest = max(longest, ending[j])
+    return longest
 
 
 def pii_leaked(answers: Sequence[str], vault_pii: set[str]) -> list[str]:

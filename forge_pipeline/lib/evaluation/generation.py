@@ -15,7 +15,7 @@ class Recall:
     """How much of one training answer the model said word for word, given its opening."""
 
     example_id: str
-    verbatim: int  # tokens in a row reproduced from the true continuation
+    verbatim: int  # the longest run of the true continuation's tokens said in a row
     compared: int  # tokens of the true continuation compared
     text: str  # what the model said after the opening
 

@@ -34,10 +34,12 @@ def test_a_repeated_four_word_run_is_a_loop():
     assert loop_share(["a b c d a b c d", "a b c d e", "x"]) == 0.333
 
 
-def test_verbatim_run_is_the_reproduced_tokens_from_the_first():
+def test_verbatim_run_is_the_longest_shared_run_anywhere():
     assert verbatim_run([5, 6, 7, 9], [5, 6, 7, 8]) == 3
-    assert verbatim_run([1, 6, 7], [5, 6, 7]) == 0
+    assert verbatim_run([1, 6, 7], [5, 6, 7]) == 2  # one token off, then recited
+    assert verbatim_run([9, 5, 6, 7, 8], [5, 6, 7, 8]) == 4  # recited one token late
     assert verbatim_run([5, 6], [5, 6, 7, 8]) == 2
+    assert verbatim_run([1, 2], [3, 4]) == 0
 
 
 def test_pii_leaked_names_only_details_that_were_in_the_vault():
