@@ -77,13 +77,16 @@ def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_real_memory_limit_is_healed_by_a_smaller_batch(wide_model, curated_home):
-    # The wide model peaks at ~1.8 GB resident with batches of 8 and ~1.2 GB with 4: under a
-    # 1500 MB limit the first attempt is stopped for real and the halved batch fits.
+    # The wide model peaks at ~1.9 GB resident with batches of 8 and ~1.7 GB with 4 (measured
+    # over a whole run, its evals included): under a 1500 MB limit the first attempt is stopped
+    # for real, and a smaller batch fits, at 4 on most runs and at 2 on some (CI once read 1509
+    # MB at 4). Either way the effective batch stays 8.
     limits = {"training.memory_limit_mb": "1500", "training.max_length": "256"}
     result = train(wide_model, curated_home, **limits)
     assert result.success
     meta = metadata(result, "lora_adapter")
-    assert meta["attempts"] == 2 and meta["batch_size"] == 4 and meta["grad_accum"] == 2
+    assert meta["attempts"] >= 2 and meta["batch_size"] in (4, 2)
+    assert meta["batch_size"] * meta["grad_accum"] == 8
     assert "out_of_memory" in meta["healed_failures"]
 
 
