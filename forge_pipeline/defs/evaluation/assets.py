@@ -85,6 +85,7 @@ def model_evaluation(
     tuned = Layout.require(layout.gguf(serve_type), "gguf_model")
     started = time.perf_counter()
     questioned = spread(read_jsonl(layout.val), rules.questions)
+    trained = read_jsonl(layout.train)
     questions = [chat.question(e) for e in questioned]
     try:
         base_dir = local_model_dir(resolve_base_model(settings))
@@ -95,7 +96,7 @@ def model_evaluation(
             models["deployed"] = deployed
         asked = (settings.system_prompt, questions, rules.max_tokens, threads, rules.temperature)
         replies = {name: answers(path, *asked) for name, path in models.items()}
-        probed = spread(read_jsonl(layout.train), rules.recall_samples)
+        probed = spread(trained, rules.recall_samples)
         recall = recalls(tuned, probed, rules.recall_prefix_tokens, rules.recall_tokens, threads)
     except (GGUFError, ModelError) as exc:
         raise dg.Failure(description=f"Evaluation failed, nothing deployed: {exc}") from exc
@@ -103,7 +104,7 @@ def model_evaluation(
     leaked = pii_leaked(said, _vault_pii(layout))
     figures = _figures(replies, recall, rules)
     own = [chat.answer(e) for e in questioned]
-    reference = [chat.answer(e) for e in read_jsonl(layout.train)]
+    reference = [chat.answer(e) for e in trained]
     for name, found in replies.items():
         texts = " ".join(r.text for r in found)
         figures[f"voice_delta_{name}"] = burrows_delta(texts, " ".join(own), reference)
