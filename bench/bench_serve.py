@@ -110,6 +110,9 @@ def api_tokens_per_s(url: str, bias: dict[int, float]) -> float:
         ]
         seconds += time.perf_counter() - started
         generated += len(chunks)  # llama-cpp-python streams one token per chunk
+    if generated != MAX_TOKENS * len(PROMPTS):
+        # Shorter answers would be timed with more of their time in the prompt: not comparable.
+        raise RuntimeError(f"the API gave {generated} tokens, not {MAX_TOKENS} per prompt")
     return generated / seconds
 
 

@@ -98,13 +98,19 @@ def last_logs(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
     return [e.user_message for e in instance.all_logs(run.run_id)][-15:]
 
 
-def no_containers_left(run_ids: list[str]) -> bool:
-    time.sleep(2)  # auto_remove happens just after the container exits
+def no_containers_left(run_ids: list[str], within_s: float = 60) -> bool:
+    """Whether every run's container is gone within `within_s` seconds."""
+    # The run worker records SUCCESS before its process exits; auto_remove follows the exit.
     client = docker.from_env()
-    return not any(
+    deadline = time.monotonic() + within_s
+    while any(
         client.containers.list(all=True, filters={"label": f"dagster/run_id={run_id}"})
         for run_id in run_ids
-    )
+    ):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
 
 
 @pytest.mark.docker

@@ -73,17 +73,40 @@ def _load_and_smoke_test(path: Path, serving: Serving) -> LlamaProxy:
     return proxy
 
 
+class _LogitBias:
+    """A request's logit_bias as a logits processor: adds each bias to its token's score."""
+
+    def __init__(self, bias: dict):
+        self.bias = {int(token): float(value) for token, value in bias.items()}
+
+    def __call__(self, input_ids, scores):
+        for token, value in self.bias.items():
+            scores[token] += value
+        return scores
+
+
 def _cap_replies(llm: Llama, ceiling: int) -> None:
     """End every reply of this model by `ceiling` tokens, even inside a UTF-8 character.
 
     Patched on the instance's create_completion because every route reaches it (chat ones
     through the chat handler), while the streaming routes call Llama's methods unbound.
+    A request's logit_bias is applied here too: given processors as well, llama-cpp-python
+    0.3 drops both (`logits_processor = logits_processor.extend(...)`, and extend returns None).
     """
     complete = llm.create_completion
 
-    def capped(*args: Any, max_tokens: int | None = None, logits_processor=None, **kwargs: Any):
+    def capped(
+        *args: Any,
+        max_tokens: int | None = None,
+        logits_processor=None,
+        logit_bias: dict | None = None,
+        **kwargs: Any,
+    ):
         limit = min(max_tokens, ceiling) if max_tokens and max_tokens > 0 else ceiling
-        processors = LogitsProcessorList([*(logits_processor or []), *token_cap(llm, limit)])
+        biased = [_LogitBias(logit_bias)] if logit_bias else []
+        processors = LogitsProcessorList(
+            [*biased, *(logits_processor or []), *token_cap(llm, limit)]
+        )
         return complete(*args, max_tokens=limit, logits_processor=processors, **kwargs)
 
     llm.create_completion = capped

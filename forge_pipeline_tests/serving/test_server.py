@@ -66,6 +66,29 @@ def test_openai_client_lists_models_and_chats(served):
     assert len(pieces) > 1 and "".join(pieces)
 
 
+def test_logit_bias_is_honoured_streamed_or_not(served, tiny_gguf: Path):
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(tiny_gguf), vocab_only=True, verbose=False)
+    favoured = vocab.tokenize(b" the", add_bos=False)[-1]
+    piece = vocab.detokenize([favoured]).decode()
+    vocab.close()
+    client = OpenAI(base_url=f"{served['url']}/v1", api_key="unused")
+    asked = {
+        "model": "forge",
+        "messages": [{"role": "user", "content": "What did I learn?"}],
+        "max_tokens": 6,
+        "logit_bias": {str(favoured): 100},
+    }
+    answer = client.chat.completions.create(**asked)
+    streamed = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(**asked, stream=True)
+    ]
+    assert answer.choices[0].message.content == piece * 6
+    assert "".join(streamed) == piece * 6
+
+
 def test_health_and_status(served):
     assert requests.get(f"{served['url']}/health", timeout=5).json()["status"] == "ok"
     status = admin(served, "/admin/status").json()
