@@ -6,6 +6,7 @@ Does not touch: the default SmolLM2 model, Docker, a running server (the CLI fin
 from collections import Counter
 from pathlib import Path
 
+import dagster as dg
 from typer.testing import CliRunner
 
 from forge_pipeline.cli import app
@@ -25,7 +26,8 @@ def forge(*args: str) -> str:
 def test_a_forgotten_note_leaves_training_and_every_version_trained_on_it(
     tiny_model: Path, forge_env: Path
 ):
-    first = materialize_assets(tiny_overrides(tiny_model))
+    instance = dg.DagsterInstance.ephemeral()  # the second run sees the first's adapter
+    first = materialize_assets(tiny_overrides(tiny_model), instance=instance)
     assert first.success
     registry = ModelRegistry(forge_env / "registry")
     made_of = registry.manifest("v0001")["provenance"]
@@ -41,8 +43,12 @@ def test_a_forgotten_note_leaves_training_and_every_version_trained_on_it(
     assert registry.current_version() == "v0001"  # no gap: it serves until a successor deploys
     assert forge("forget", "--list") == note
 
-    second = materialize_assets(tiny_overrides(tiny_model))
+    second = materialize_assets(tiny_overrides(tiny_model), instance=instance)
     assert second.success
+    # Never warm: continuing an adapter trained on the note would keep what it learned from it.
+    assert metadata(second, "lora_adapter")["start"] == (
+        f"from scratch: {examples} train examples changed or removed since the current adapter"
+    )
     assert metadata(second, "curated_dataset")["dropped_forgotten"] == examples
     assert metadata(second, "deployed_model")["deleted_as_forgotten"] == "v0001"
     assert registry.versions() == [registry.current_version()] == ["v0002"]

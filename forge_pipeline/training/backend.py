@@ -9,9 +9,12 @@ from forge_pipeline.training.train_config import TrainConfig
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def choose_backend(cuda: bool) -> str:
-    """unsloth when CUDA is present and unsloth importable; peft otherwise (every CPU)."""
-    return "unsloth" if cuda and _installed("unsloth") else "peft"
+def choose_backend(cuda: bool, warm: bool = False) -> str:
+    """unsloth when CUDA is present and unsloth importable; peft otherwise (every CPU).
+
+    A warm start always runs on PEFT, whose loader continues a saved adapter as trained here.
+    """
+    return "unsloth" if cuda and not warm and _installed("unsloth") else "peft"
 
 
 def padding_free(cuda: bool) -> bool:
@@ -44,7 +47,8 @@ def load_unsloth(cfg: TrainConfig, dtype: Any) -> tuple[Any, Any]:
 
 
 def load_model(cfg: TrainConfig, backend: str, packed: bool) -> tuple[Any, Any, Any]:
-    """The base model and tokenizer, and the LoRA config PEFT wraps it in (None for Unsloth)."""
+    """The base model and tokenizer, and the LoRA config PEFT wraps it in (None for Unsloth
+    and for a warm start, whose model comes wrapped in the adapter it continues)."""
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,6 +75,15 @@ def load_model(cfg: TrainConfig, backend: str, packed: bool) -> tuple[Any, Any, 
         quantization_config=quantization,
         **({"attn_implementation": "flash_attention_2"} if packed else {}),
     )
+    tokenizer = _with_pad_token(AutoTokenizer.from_pretrained(cfg.base_model))
+    if cfg.init_adapter:
+        from peft import PeftModel
+
+        return (
+            PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True),
+            tokenizer,
+            None,
+        )
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -78,7 +91,7 @@ def load_model(cfg: TrainConfig, backend: str, packed: bool) -> tuple[Any, Any, 
         target_modules=LORA_TARGETS,
         task_type="CAUSAL_LM",
     )
-    return model, _with_pad_token(AutoTokenizer.from_pretrained(cfg.base_model)), lora
+    return model, tokenizer, lora
 
 
 def _with_pad_token(tokenizer: Any) -> Any:

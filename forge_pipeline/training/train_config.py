@@ -36,6 +36,7 @@ class TrainConfig:
     early_stopping_patience: int = 3  # evals (one per checkpoint) without improvement; 0 = off
     time_budget_s: float = 0  # stop at the step the measured pace says fits; 0 = no budget
     failure_file: str = ""  # on failure, the traceback's tail is written here for diagnosis
+    init_adapter: str = ""  # a warm start: continue this adapter instead of a fresh one
 
 
 def train_config(

@@ -37,7 +37,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
 
     # The stack is chosen first: Unsloth patches transformers and TRL, so it must load first.
     use_cuda = torch.cuda.is_available()
-    backend = choose_backend(use_cuda)
+    backend = choose_backend(use_cuda, warm=bool(cfg.init_adapter))
     if backend == "unsloth":
         import unsloth  # noqa: F401  # pyright: ignore[reportMissingImports]  # CUDA only
     from datasets import load_dataset
@@ -61,8 +61,7 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     trainer, budget = build_trainer(cfg, report, args, model, tokenizer, peft_config, data)
     trainer.answer_logits_only = backend == "peft"
 
-    # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
-    base_eval_loss = float(trainer.evaluate()["eval_loss"])
+    base_eval_loss, start_eval_loss = start_losses(trainer, warm=bool(cfg.init_adapter))
     report({"event": "base_eval", "eval_loss": round(base_eval_loss, 4)})
     if resume:
         report({"event": "resume", "checkpoint": str(resume)})
@@ -82,6 +81,8 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
         "val_examples": len(data["val"]),
         "loss_on": "assistant tokens" if template else "all tokens",
         "base_eval_loss": round(base_eval_loss, 4),
+        "start_eval_loss": round(start_eval_loss, 4),
+        "warm_start": bool(cfg.init_adapter),
         "tuned_eval_loss": round(tuned_eval_loss, 4),
         "tuned_eval_perplexity": round(math.exp(min(tuned_eval_loss, 50)), 3),
         "device": "cuda" if use_cuda else "cpu",
@@ -94,6 +95,17 @@ def train(cfg: TrainConfig, report: Reporter = lambda event: None) -> dict[str, 
     if cfg.checkpoint_dir:
         shutil.rmtree(cfg.checkpoint_dir, ignore_errors=True)  # the adapter is saved
     return figures
+
+
+def start_losses(trainer: Any, warm: bool) -> tuple[float, float]:
+    """The base model's eval loss, and the loss training starts from (the adapter continued)."""
+    if not warm:
+        # A fresh LoRA adapter is a no-op (B = 0), so this is the base model's eval loss.
+        base = float(trainer.evaluate()["eval_loss"])
+        return base, base
+    with trainer.model.disable_adapter():
+        base = float(trainer.evaluate()["eval_loss"])
+    return base, float(trainer.evaluate()["eval_loss"])
 
 
 def build_trainer(

@@ -167,3 +167,29 @@ def test_a_tiny_time_budget_stops_a_real_run_after_measuring(tiny_model: Path, t
     assert metrics["steps"] == metrics["budget_steps"] == MEASURE_STEPS
     assert metrics["stopped_by_budget"] and metrics["planned_steps"] == 50
     assert any(e.get("event") == "time_budget" for e in events)
+
+
+def test_a_warm_start_continues_the_adapter_and_measures_the_base_without_it(
+    tiny_model: Path, tmp_path: Path
+):
+    data = tmp_path / "train.jsonl"
+    lines = [
+        json.dumps({"messages": [*MESSAGES[:2], {"role": "assistant", "content": f"Day {i}."}]})
+        for i in range(16)
+    ]
+    data.write_text("\n".join(lines) + "\n")
+    cfg = replace(CONFIG, base_model=str(tiny_model), train_file=str(data), val_file=str(data))
+    first = train(replace(cfg, output_dir=str(tmp_path / "first"), max_steps=12))
+    warm = train(
+        replace(
+            cfg,
+            output_dir=str(tmp_path / "warm"),
+            max_steps=4,
+            init_adapter=str(tmp_path / "first"),
+        )
+    )
+    assert warm["warm_start"] and not first["warm_start"]
+    assert warm["base_eval_loss"] == pytest.approx(first["base_eval_loss"], abs=1e-3)
+    assert warm["start_eval_loss"] == pytest.approx(first["tuned_eval_loss"], abs=1e-3)
+    assert warm["start_eval_loss"] < warm["base_eval_loss"]
+    assert warm["tuned_eval_loss"] < warm["start_eval_loss"]

@@ -4,7 +4,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +31,14 @@ from forge_pipeline.lib.training.healing import (
 )
 from forge_pipeline.lib.training.loss_plot import loss_curve_png, markdown_image
 from forge_pipeline.lib.training.plan import RunLength, TrainingPlan, make_plan, run_length
+from forge_pipeline.lib.training.warm_start import (
+    TRAINED_ON,
+    read_trained_on,
+    trained_on,
+    warm_rejection,
+    warm_set,
+    write_warm_train,
+)
 from forge_pipeline.training.train_config import TrainConfig, train_config
 
 
@@ -81,9 +89,18 @@ def lora_adapter(
     training = f"run {context.run_id}'s training"
     lock = settings.home / "locks" / "training.lock"
     with one_at_a_time(lock, training, context.log.info), atomic_dir(layout.adapter) as out:
-        length, config, attempts = _train_healing_failures(
-            context, forge, machine, trainer, diagnosis, plan, out, inputs
-        )
+        warm = _train_warm(context, forge, machine, trainer, plan, out, last, last_run)
+        if isinstance(warm, str):
+            context.log.info(f"Training from scratch: {warm}.")
+            _empty(out)
+            length, config, attempts = _train_healing_failures(
+                context, forge, machine, trainer, diagnosis, plan, out, inputs
+            )
+            start, chain = f"from scratch: {warm}", 0
+        else:
+            (length, config, start), attempts = warm, []
+            chain = int(last.get("warm_chain", 0)) + 1
+        (out / TRAINED_ON).write_text(json.dumps(trained_on(layout.train, layout.val)))
         metrics = json.loads((out / "metrics.json").read_text())
         curve = metrics.pop("loss_curve")
         evals = dict(metrics.pop("eval_curve"))
@@ -93,6 +110,9 @@ def lora_adapter(
         metadata={
             **metrics,
             "inputs_fingerprint": inputs,
+            "settings_fingerprint": training_inputs("", settings, plan),
+            "start": start,
+            "warm_chain": chain,
             "run_length": length.outcome(metrics.get("s_per_step"), metrics.get("budget_steps")),
             "plan": dg.MetadataValue.md(plan_table(plan, machine.architecture)),
             "attempts": len(attempts) + 1,
@@ -107,6 +127,72 @@ def lora_adapter(
         },
         check_results=[_beats_base(metrics["base_eval_loss"], metrics["tuned_eval_loss"])],
     )
+
+
+def _train_warm(
+    context: dg.AssetExecutionContext,
+    forge: ForgeResource,
+    machine: Hardware,
+    trainer: TrainerLauncher,
+    plan: TrainingPlan,
+    out: Path,
+    last: dict,
+    last_run: str | None,
+) -> tuple[RunLength, TrainConfig, str] | str:
+    """Continue the current adapter on the new examples and a replay of the old ones when the
+    curated set only grew since it was trained; else, or when that does worse, why not."""
+    settings, layout = forge.settings(), forge.layout()
+    training = settings.training
+    chain = int(last.get("warm_chain", 0))
+    if not training.warm_start_limit:
+        return "warm starts are off (training.warm_start_limit 0)"
+    if not last or not (layout.adapter / "adapter_config.json").exists():
+        return "no adapter trained yet"
+    if chain >= training.warm_start_limit:
+        return f"{chain} warm starts in a row (training.warm_start_limit)"
+    if last.get("settings_fingerprint") != training_inputs("", settings, plan):
+        return "the training settings, the base model or the plan changed"
+    if not last["tuned_eval_loss"] < last["base_eval_loss"]:
+        return "the current adapter did not beat the base model"
+    previous = read_trained_on(layout.adapter)
+    if previous is None:
+        return "the current adapter has no record of what it was trained on"
+    now = trained_on(layout.train, layout.val)
+    chosen = warm_set(previous, now, training.warm_replay, training.seed)
+    if isinstance(chosen, str):
+        return chosen
+    work = layout.checkpoints / "warm"
+    knobs = {**plan.knobs(), "learning_rate": training.learning_rate}
+    # Sized by epochs even where forge.yaml fixes max_steps: those steps were for the whole set.
+    by_epochs = training.model_copy(update={"max_steps": "auto"})
+    length = run_length(by_epochs, chosen.size, knobs["batch_size"] * knobs["grad_accum"])
+    config = replace(
+        train_config(settings, resolve_base_model(settings), layout, out, length, knobs),
+        train_file=str(write_warm_train(layout.train, chosen, work / "train.jsonl")),
+        init_adapter=str(layout.adapter),
+    )
+    context.log.info(f"Warm start on {chosen.describe()}: {length.reason}")
+    try:
+        trainer.run(context, settings, machine, asdict(config))
+    except TrainerFailed as exc:
+        return f"the warm start failed ({exc})"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    rejected = warm_rejection(metrics)
+    if rejected:
+        return rejected
+    said = (
+        f"warm: {chosen.describe()}, on run {last_run}'s adapter; "
+        f"val loss {metrics['start_eval_loss']} → {metrics['tuned_eval_loss']}"
+    )
+    return length, config, said
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a rejected attempt left in the adapter's output folder."""
+    for item in folder.iterdir():
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
 
 
 def _train_healing_failures(

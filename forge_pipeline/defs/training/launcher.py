@@ -130,6 +130,8 @@ def trainer_container(train_config: dict[str, Any], settings: Settings, run_id: 
     """
     read = [Path(train_config["train_file"]), Path(train_config["val_file"])]
     read += [Path(p) for p in settings.docker.mounts]
+    if train_config.get("init_adapter"):
+        read.append(Path(train_config["init_adapter"]))
     read.append(_hub_cache(train_config["base_model"]) or Path(train_config["base_model"]))
     written = [Path(train_config["output_dir"])]
     for key in ("checkpoint_dir", "failure_file"):

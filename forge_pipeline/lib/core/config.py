@@ -116,6 +116,8 @@ class Training(_Section):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     gradient_checkpointing: bool | Auto = "auto"
     load_in_4bit: bool | Auto = "auto"
+    warm_start_limit: int = Field(default=6, ge=0)  # warm starts in a row; 0: always from scratch
+    warm_replay: float = Field(default=4, ge=0)  # old examples replayed per new one, warm
 
 
 class Export(_Section):
