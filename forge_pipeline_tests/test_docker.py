@@ -231,3 +231,6 @@ def test_the_trainer_container_sees_only_what_training_needs(tmp_path: Path):
     hub = trainer_container({**config, "base_model": "org/model"}, settings, "run-1")["volumes"]
     assert all(not Path(p).joinpath("token").exists() or v["mode"] == "ro" for p, v in hub.items())
     assert not any(p.endswith("huggingface") for p in hub)  # the hub cache, never HF_HOME
+    warm = {**config, "init_adapter": str(settings.home / "artifacts" / "lora_adapter")}
+    volumes = trainer_container(warm, settings, "run-1")["volumes"]
+    assert volumes[warm["init_adapter"]]["mode"] == "ro"  # the adapter a warm start continues

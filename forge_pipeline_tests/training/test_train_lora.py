@@ -84,6 +84,7 @@ def test_unsloth_and_padding_free_only_on_cuda_where_installed(
 ):
     monkeypatch.setattr(backend, "_installed", lambda module: module in installed)
     assert choose_backend(cuda) == stack
+    assert choose_backend(cuda, warm=True) == "peft"  # PEFT continues a saved adapter
     assert padding_free(cuda) is packed
 
 
