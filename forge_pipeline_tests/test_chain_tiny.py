@@ -36,7 +36,8 @@ def chain_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, chain_
     before = vault_digest(SAMPLE_VAULT)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORGE_HOME", str(home))
-        result = materialize_assets(tiny_overrides(tiny_model), instance=chain_instance)
+        overrides = tiny_overrides(tiny_model, **{"export.score_examples": "5"})
+        result = materialize_assets(overrides, instance=chain_instance)
     assert vault_digest(SAMPLE_VAULT) == before, "the run changed the vault"
     return result, home
 
@@ -120,6 +121,8 @@ def test_every_export_type_is_registered_with_a_modelfile(chain_run):
     modelfile = (registry.versions_dir / manifest["version"] / "model-q4_k_m.Modelfile").read_text()
     assert modelfile.startswith("FROM ./model-q4_k_m.gguf") and '"<|im_end|>"' in modelfile
     assert "| q4_k_m |" in metadata(result, "gguf_model")["files"]
+    # export.score_examples 5: each model is scored on 5 val examples, not the whole val set.
+    assert metadata(result, "gguf_model")["scored_examples"] == 5
 
 
 def test_blocking_check_stops_deploy_when_training_fails_to_help(tiny_model: Path, forge_env):

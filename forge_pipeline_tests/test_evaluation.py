@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 from forge_pipeline.lib.core.config import load_settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
-from forge_pipeline.lib.evaluation.generation import spread
+from forge_pipeline.lib.core.sampling import spread
 from forge_pipeline.lib.export.gguf_check import load_llama
 from forge_pipeline.lib.export.gguf_export import cached_gguf
 from forge_pipeline_tests.helpers import (

@@ -14,6 +14,7 @@ from forge_pipeline.lib.core.base_model import ModelError, local_model_dir, reso
 from forge_pipeline.lib.core.config import Evaluation, Settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
+from forge_pipeline.lib.core.sampling import spread
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.dataset.redact import find_pii
 from forge_pipeline.lib.evaluation.embedding import (
@@ -28,7 +29,7 @@ from forge_pipeline.lib.evaluation.figures import (
     pii_leaked,
     stop_rate,
 )
-from forge_pipeline.lib.evaluation.generation import Recall, answers, recalls, spread
+from forge_pipeline.lib.evaluation.generation import Recall, answers, recalls
 from forge_pipeline.lib.evaluation.voice import (
     CHAR_METHOD,
     DELTA_METHOD,

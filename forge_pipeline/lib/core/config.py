@@ -123,6 +123,7 @@ class Training(_Section):
 class Export(_Section):
     gguf_types: list[str] = ["f16", "q8_0", "q4_k_m"]
     serve_type: str = "q8_0"
+    score_examples: int = Field(default=48, ge=0)  # val examples each GGUF is scored on; 0: all
 
 
 class Serving(_Section):

@@ -20,11 +20,6 @@ class Recall:
     text: str  # what the model said after the opening
 
 
-def spread(examples: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """count examples spread over the list, so one month or note does not make the sample."""
-    return list(examples[:: max(1, len(examples) // count)][:count])
-
-
 def answers(
     path: Path,
     system: str,
