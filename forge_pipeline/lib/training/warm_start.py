@@ -19,7 +19,7 @@ TRAINED_ON = "trained_on.json"
 
 @dataclass(frozen=True)
 class WarmSet:
-    """The examples a warm start trains on, and why it may start warm."""
+    """The examples a warm start trains on: the new ones and a replay of the old."""
 
     new: list[str]
     replayed: list[str]
