@@ -154,14 +154,19 @@ def test_a_budget_the_whole_run_fits_in_changes_nothing():
     assert budget.cap is None and not control.should_training_stop
 
 
-def test_a_tiny_time_budget_stops_a_real_run_after_measuring(tiny_model: Path, tmp_path: Path):
+def tiny_config(tiny_model: Path, tmp_path: Path) -> TrainConfig:
+    """CONFIG on the tiny model, training and evaluating on 16 short answers."""
     data = tmp_path / "train.jsonl"
     lines = [
         json.dumps({"messages": [*MESSAGES[:2], {"role": "assistant", "content": f"Day {i}."}]})
         for i in range(16)
     ]
     data.write_text("\n".join(lines) + "\n")
-    cfg = replace(CONFIG, base_model=str(tiny_model), train_file=str(data), val_file=str(data))
+    return replace(CONFIG, base_model=str(tiny_model), train_file=str(data), val_file=str(data))
+
+
+def test_a_tiny_time_budget_stops_a_real_run_after_measuring(tiny_model: Path, tmp_path: Path):
+    cfg = tiny_config(tiny_model, tmp_path)
     cfg = replace(cfg, output_dir=str(tmp_path / "out"), max_steps=50, time_budget_s=0.001)
     events: list[dict] = []
     metrics = train(cfg, events.append)
@@ -173,13 +178,7 @@ def test_a_tiny_time_budget_stops_a_real_run_after_measuring(tiny_model: Path, t
 def test_a_warm_start_continues_the_adapter_and_measures_the_base_without_it(
     tiny_model: Path, tmp_path: Path
 ):
-    data = tmp_path / "train.jsonl"
-    lines = [
-        json.dumps({"messages": [*MESSAGES[:2], {"role": "assistant", "content": f"Day {i}."}]})
-        for i in range(16)
-    ]
-    data.write_text("\n".join(lines) + "\n")
-    cfg = replace(CONFIG, base_model=str(tiny_model), train_file=str(data), val_file=str(data))
+    cfg = tiny_config(tiny_model, tmp_path)
     first = train(replace(cfg, output_dir=str(tmp_path / "first"), max_steps=12))
     warm = train(
         replace(

@@ -89,7 +89,8 @@ def lora_adapter(
     training = f"run {context.run_id}'s training"
     lock = settings.home / "locks" / "training.lock"
     with one_at_a_time(lock, training, context.log.info), atomic_dir(layout.adapter) as out:
-        warm = _train_warm(context, forge, machine, trainer, plan, out, last, last_run)
+        now = trained_on(layout.train, layout.val)
+        warm = _train_warm(context, forge, machine, trainer, plan, out, (last, last_run), now)
         if isinstance(warm, str):
             context.log.info(f"Training from scratch: {warm}.")
             _empty(out)
@@ -100,7 +101,7 @@ def lora_adapter(
         else:
             (length, config, start), attempts = warm, []
             chain = int(last.get("warm_chain", 0)) + 1
-        (out / TRAINED_ON).write_text(json.dumps(trained_on(layout.train, layout.val)))
+        (out / TRAINED_ON).write_text(json.dumps(now))
         metrics = json.loads((out / "metrics.json").read_text())
         curve = metrics.pop("loss_curve")
         evals = dict(metrics.pop("eval_curve"))
@@ -136,12 +137,13 @@ def _train_warm(
     trainer: TrainerLauncher,
     plan: TrainingPlan,
     out: Path,
-    last: dict,
-    last_run: str | None,
+    current: tuple[dict, str | None],
+    now: dict[str, dict[str, str]],
 ) -> tuple[RunLength, TrainConfig, str] | str:
     """Continue the current adapter on the new examples and a replay of the old ones when the
     curated set only grew since it was trained; else, or when that does worse, why not."""
     settings, layout = forge.settings(), forge.layout()
+    last, last_run = current  # the current adapter's metadata and the run that made it
     training = settings.training
     chain = int(last.get("warm_chain", 0))
     if not training.warm_start_limit:
@@ -157,7 +159,6 @@ def _train_warm(
     previous = read_trained_on(layout.adapter)
     if previous is None:
         return "the current adapter has no record of what it was trained on"
-    now = trained_on(layout.train, layout.val)
     chosen = warm_set(previous, now, training.warm_replay, training.seed)
     if isinstance(chosen, str):
         return chosen
