@@ -158,7 +158,7 @@ def _train_warm(
         return "the current adapter did not beat the base model"
     previous = read_trained_on(layout.adapter)
     if previous is None:
-        return "the current adapter has no record of what it was trained on"
+        return "the current adapter has no readable record of what it was trained on"
     chosen = warm_set(previous, now, training.warm_replay, training.seed)
     if isinstance(chosen, str):
         return chosen

@@ -54,11 +54,13 @@ def trained_on(train: Path, val: Path) -> dict[str, dict[str, str]]:
 
 
 def read_trained_on(adapter: Path) -> dict[str, dict[str, str]] | None:
-    """The record an adapter folder holds, or None (an adapter from before warm starts)."""
-    path = adapter / TRAINED_ON
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
+    """The record an adapter folder holds, or None (from before warm starts, or unreadable)."""
+    try:
+        record = json.loads((adapter / TRAINED_ON).read_text())
+    except (OSError, ValueError):
+        return None  # training from scratch is always safe
+    ok = isinstance(record, dict) and all(isinstance(record.get(k), dict) for k in ("train", "val"))
+    return record if ok else None
 
 
 def warm_set(

@@ -9,6 +9,7 @@ from pathlib import Path
 from forge_pipeline.lib.training.warm_start import (
     WarmSet,
     content_hashes,
+    read_trained_on,
     trained_on,
     warm_rejection,
     warm_set,
@@ -81,3 +82,12 @@ def test_a_warm_result_replaces_the_adapter_only_below_it_and_below_the_base():
         "and the base model 4"
     )
     assert warm_rejection({"start_eval_loss": 5, "tuned_eval_loss": 4.5, "base_eval_loss": 4})
+
+
+def test_a_missing_or_broken_record_means_no_warm_start(tmp_path: Path):
+    assert read_trained_on(tmp_path) is None
+    for broken in ("{not json", "[1, 2]", '{"train": {}}'):
+        (tmp_path / "trained_on.json").write_text(broken)
+        assert read_trained_on(tmp_path) is None
+    (tmp_path / "trained_on.json").write_text(json.dumps(PREVIOUS))
+    assert read_trained_on(tmp_path) == PREVIOUS
