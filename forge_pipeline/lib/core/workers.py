@@ -4,10 +4,12 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 WORKERS = min(os.cpu_count() or 1, 8)
-CHUNKS_PER_WORKER = 4  # several per worker, so one slow chunk does not leave a core idle
+CHUNKS_PER_WORKER = 16  # many per worker, so the last chunks do not leave a core idle long
+_pool: ProcessPoolExecutor | None = None
 
 
 def worth_workers(items: int, minimum: int) -> bool:
@@ -22,9 +24,16 @@ def chunk_slices(items: int) -> list[slice]:
 
 
 def map_in_workers(function: Callable[..., Any], chunks: list[Any], *shared: Any) -> list[Any]:
-    """function(chunk, *shared) for every chunk, in spawned worker processes, in order."""
-    # spawn, not fork: the Dagster process that calls this runs threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
-        columns = [[value] * len(chunks) for value in shared]
-        return list(pool.map(function, chunks, *columns))
+    """function(chunk, *shared) for every chunk, in worker processes, in order."""
+    global _pool
+    # Started once per process and kept: a spawned worker imports the caller's main module
+    # again (Dagster's CLI: ~1 s a worker), which parsing and then extracting paid twice.
+    # Spawn, not fork: the Dagster process that calls this runs threads.
+    if _pool is None:
+        _pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+    columns = [[value] * len(chunks) for value in shared]
+    try:
+        return list(_pool.map(function, chunks, *columns))
+    except BrokenProcessPool:
+        _pool = None  # a worker died (out of memory, killed): the next call starts new ones
+        raise

@@ -13,6 +13,7 @@ _QUESTION_FIELD = re.compile(
     r"\s*::[ \t]*(\S.*)$"
 )
 _BULLET_LINE = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
+_BULLET_MARKS = ("-", "*", "+")
 _LOGBOOK = re.compile(r"^\s*:LOGBOOK:\s*$.*?^\s*:END:\s*$", re.MULTILINE | re.DOTALL)
 _WIKILINK_TEXT = re.compile(r"\[\[(?:[^\]|\n]{0,300}\|)?([^\]\n]{0,300})\]\]")
 _HEADING_NOISE = re.compile(r"[*_=~`]|^#+\s*")
@@ -67,15 +68,16 @@ def markdown_blocks(body: str) -> list[Block]:
     """Paragraphs, lists and code of Markdown, each under the headings (or bold lines) above it."""
     blocks: list[Block] = []
     stack: list[tuple[int, str]] = []
+    headings: tuple[str, ...] = ()  # the titles of stack, rebuilt only when it changes
     para: list[str] = []
     start = 0
     fence: str | None = None
     in_list = False
 
     def flush() -> None:
-        if any(line.strip() for line in para):
-            blocks.append(Block("\n".join(para).strip("\n"), tuple(h for _, h in stack), start))
-        para.clear()
+        if para:  # never only blank lines: blank lines end a paragraph, and a fence opens it
+            blocks.append(Block("\n".join(para).strip("\n"), headings, start))
+            para.clear()
 
     for number, line in enumerate(body.split("\n"), 1):
         if fence:
@@ -89,22 +91,25 @@ def markdown_blocks(body: str) -> list[Block]:
             fence, start = match.group(1), number
             para.append(line)
             continue
-        level, title = _heading(line)
-        if title is not None:
-            flush()
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, title))
-            continue
+        if line[:1] == "#" or "**" in line or "__" in line:  # the only lines _heading can take
+            level, title = _heading(line)
+            if title is not None:
+                flush()
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, title))
+                headings = tuple(h for _, h in stack)
+                continue
         if "::" in line and (match := _QUESTION_FIELD.match(line)):
             flush()
-            headings = tuple(h for _, h in stack)
             blocks.append(Block(match.group(2), headings, number, heading_text(match.group(1))))
             continue
-        if not line.strip():
+        if not line or line.isspace():
             flush()
             continue
-        listed = bool(_BULLET_LINE.match(line)) or (line[:1] in " \t" and in_list)
+        marker = line.lstrip(" \t")[:1]
+        bullet = marker in _BULLET_MARKS and bool(_BULLET_LINE.match(line))
+        listed = bullet or (in_list and line[:1] in " \t")
         if para and listed != in_list:
             flush()  # a list and the prose right after it are two passages, not one
         if not para:

@@ -23,7 +23,9 @@ _DATAVIEW_INLINE = re.compile(
 _BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
 _BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
 _URL = re.compile(r"https?://\S+")  # led by a letter, not \b: the engine skips ahead to it
-_PUNCT = ".,;:!?"
+_SPACED_PUNCT = [(f" {mark}", mark) for mark in ".,;:!?"]
+_BULLET_MARKS = ("-", "*", "+")
+_EMPHASIS_MARK = re.compile(r"[*_=~]")
 _TAG = re.compile(r"#[\w/-]+")
 _LETTER = re.compile(r"[^\W\d_]")
 # A tag at the end of a sentence is a word of it after these ("from #Starbucks"), else a label.
@@ -58,16 +60,19 @@ def plain_text(markdown: str) -> str:
         text = _URL.sub(" ", text)
     if "[" in text:
         text = _CHECKBOX.sub("", text)
-    text = _BULLET.sub("", text)
+    first = text.lstrip()[:1]
+    if "\n" in text or first in _BULLET_MARKS or first.isdigit():
+        text = _BULLET.sub("", text)
     if ">" in text:
         text = _QUOTE.sub("", text)
     if "#" in text:
         text = _without_tags(text)
-    if any(mark in text for mark in "*_=~"):
+    if _EMPHASIS_MARK.search(text):
         text = _EMPHASIS.sub(r"\2", text)
     text = " ".join(text.split())
-    for mark in _PUNCT:  # words are one space apart now: " ," is the only space before a mark
-        text = text.replace(f" {mark}", mark)
+    for spaced, mark in _SPACED_PUNCT:  # words are one space apart: " ," is the only space left
+        if spaced in text:
+            text = text.replace(spaced, mark)
     return text
 
 

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from forge_pipeline.lib.core import example_id
 from forge_pipeline.lib.core.config import Extraction
+from forge_pipeline.lib.core.gc_pause import cycle_collector_paused
 from forge_pipeline.lib.core.source_key import source_key
 from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_workers
 from forge_pipeline.lib.dataset import blocks, clean, kinds, passages, reflections
@@ -136,20 +137,23 @@ def _extract_chunk(
     boilerplate: frozenset[str],
     limits: Limits,
 ) -> pa.Table:
-    notes = notes_from_table(table)
-    found = [explain_note(note, rules, system_prompt, boilerplate, limits) for note in notes]
-    return pa.Table.from_pydict(
-        {
-            "path": [n.path for n in notes],
-            "sha256": [n.sha256 for n in notes],
-            "examples": [[json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found],
-            "kinds": [[e["kind"] for e in f.examples] for f in found],
-            "rules": [[rule_category(e["found_by"]) for e in f.examples] for f in found],
-            "left": [_left_reasons(f) for f in found],
-            "daily": [parse.daily_date(n.path) is not None for n in notes],
-        },
-        schema=CACHE_SCHEMA,
-    )
+    with cycle_collector_paused():
+        notes = notes_from_table(table)
+        found = [explain_note(note, rules, system_prompt, boilerplate, limits) for note in notes]
+        return pa.Table.from_pydict(
+            {
+                "path": [n.path for n in notes],
+                "sha256": [n.sha256 for n in notes],
+                "examples": [
+                    [json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found
+                ],
+                "kinds": [[e["kind"] for e in f.examples] for f in found],
+                "rules": [[rule_category(e["found_by"]) for e in f.examples] for f in found],
+                "left": [_left_reasons(f) for f in found],
+                "daily": [parse.daily_date(n.path) is not None for n in notes],
+            },
+            schema=CACHE_SCHEMA,
+        )
 
 
 def rule_category(found_by: str) -> str:

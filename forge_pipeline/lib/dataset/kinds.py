@@ -1,6 +1,7 @@
 """What kind of passage a reflection is, and a template question that fits its kind and topic."""
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import re
@@ -22,6 +23,7 @@ KIND_WORDS: dict[str, list[str]] = {
 # Kinds named by one word are found by word lookup (one cheap pass over the text's words); those
 # named by a phrase ("looking back", "i'm going to") by a substring check, confirmed at word bounds.
 _KIND_OF_WORD = {w: kind for kind, words in KIND_WORDS.items() for w in words if w.isalnum()}
+_KIND_WORD_SET = frozenset(_KIND_OF_WORD)
 _KIND_PHRASES = [
     (w, re.compile(rf"\b{re.escape(w)}\b"), kind)
     for kind, words in KIND_WORDS.items()
@@ -103,7 +105,12 @@ GENERIC = {
     "morning pages",
     "prompts",
 }
+# Named here, not by strftime's %B: the questions are English whatever the locale (and ~10x faster).
+MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
 _ASKING = re.compile(r"^(?:what|how|why|when|where|who|which|did|do|am|is|are)\b|\bI\b", re.I)
+_ISO_DAY = re.compile(r"\d{4}[-_.]\d\d[-_.]\d\d")
 _MONTH_DAY = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?\b|"
     r"\b\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
@@ -121,7 +128,7 @@ def infer_kind(text: str, heading: str | None, tags: list[str], dated: bool) -> 
 
 def _kinds_named(lowered: str) -> set[str]:
     """Every kind whose words occur in the (lower-cased) text as whole words."""
-    named = {kind for word in _WORD.findall(lowered) if (kind := _KIND_OF_WORD.get(word))}
+    named = {_KIND_OF_WORD[word] for word in _KIND_WORD_SET.intersection(_WORD.findall(lowered))}
     for phrase, pattern, kind in _KIND_PHRASES:
         if kind not in named and phrase in lowered and pattern.search(lowered):
             named.add(kind)
@@ -132,13 +139,19 @@ def topic_of(
     heading: str | None, title: str, tags: list[str], generic: frozenset[str]
 ) -> str | None:
     """What the passage is about, in words: a specific heading, a title or a tag; else None."""
-    generic = generic | GENERIC
+    generic = _with_generic(generic)
     if heading and heading.lower() not in generic and _is_subject(heading):
         return heading if heading[1:2].isupper() else heading[0].lower() + heading[1:]
     if title and title.lower() not in generic and _is_subject(title):
         return f"'{title}'"
     topical = [t for t in tags if t.split("/")[-1] not in generic]
     return topical[0].split("/")[-1].replace("-", " ") if topical else None
+
+
+@functools.cache
+def _with_generic(sections: frozenset[str]) -> frozenset[str]:
+    """The configured section names and GENERIC: one set per run (a frozenset hashes once)."""
+    return sections | GENERIC
 
 
 def _is_subject(text: str) -> bool:
@@ -156,7 +169,7 @@ def question_for(
     """
     asked = QUESTIONS.get(kind, QUESTIONS["journal"])
     when = f"on {spoken_date(date)}" if date else "then"
-    start = int(hashlib.sha256(seed_text.encode()).hexdigest(), 16)
+    start = int.from_bytes(hashlib.sha256(seed_text.encode()).digest(), "big")
     groups = (
         [q for q in asked if "{topic}" in q] if topic else [],
         [q for q in asked if "{topic}" not in q],
@@ -178,8 +191,8 @@ def spoken_date(date: str) -> str:
         day = dt.date.fromisoformat(date)
     except ValueError:
         return date
-    return f"{day:%B} {day.day}, {day.year}"
+    return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
 
 
 def _is_date(text: str) -> bool:
-    return bool(re.search(r"\d{4}[-_.]\d\d[-_.]\d\d", text) or _MONTH_DAY.search(text))
+    return bool(_ISO_DAY.search(text) or _MONTH_DAY.search(text))

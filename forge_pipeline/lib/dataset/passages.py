@@ -1,6 +1,5 @@
 """Which passages of a note are the person's own words, and why each was taken or left."""
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -175,8 +174,11 @@ def note_passages(note: Note, body: str, rules: Extraction) -> list[Passage]:
     signals = signals_of(rules)
     passages: list[Passage] = []
     pending_prompt: Passage | None = None
+    # Most notes hold no reflection tag at all: then no block's tags need reading for one.
+    lowered = body.lower() if "#" in body else ""
+    tag_signals = any(f"#{tag}" in lowered for tag in signals.reflection_tags)
     for block in note_blocks(body):
-        passage = _passage(block, note, signals, rules.prose_min_score)
+        passage = _passage(block, note, signals, rules.prose_min_score, tag_signals)
         if pending_prompt and _answers(passage, pending_prompt):
             passage.question, passage.rule, passage.left = pending_prompt.question, "question", None
             pending_prompt = None
@@ -198,7 +200,9 @@ def _answers(passage: Passage, prompt: Passage) -> bool:
     return prose and passage.question is None and passage.headings == prompt.headings
 
 
-def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Passage:
+def _passage(
+    block: Block, note: Note, signals: Signals, min_score: int, tag_signals: bool
+) -> Passage:
     def left(reason: str, text: str = "") -> Passage:
         return Passage(text, block.headings, block.line, None, reason, block.question)
 
@@ -222,10 +226,8 @@ def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Pass
         return left(reasons[0] if reasons else "empty")
     separate = block.outline or any(_LIST_ITEM.match(line) for line in kept)
     # A wrapped paragraph is one text; list items and outline bullets stay thoughts of their own.
-    if separate:
-        text = join_lines([plain_text(line) for line in kept], True)
-    else:
-        text = plain_text("\n".join(kept))
+    cleaned = [plain_text(line) for line in kept] if separate else []
+    text = join_lines(cleaned, True) if separate else plain_text("\n".join(kept))
     if not text:
         return left("markup only")
     if _ADDRESSED.match(text):
@@ -233,15 +235,15 @@ def _passage(block: Block, note: Note, signals: Signals, min_score: int) -> Pass
     question = block.question
     if question is None and block.heading and is_question(block.heading):
         question = block.heading
-    if question is None and len(kept) > 1 and is_question(plain_text(kept[0])):
-        question, text = (
-            plain_text(kept[0]),
-            join_lines([plain_text(line) for line in kept[1:]], separate),
-        )
+    if question is None and len(kept) > 1 and "?" in kept[0]:  # cleaning adds no "?"
+        cleaned = cleaned or [plain_text(line) for line in kept]
+        if is_question(cleaned[0]):
+            question, text = cleaned[0], join_lines(cleaned[1:], separate)
     if question is None and is_question(text) and "\n" not in text:
         return Passage(text, block.headings, block.line, None, "unanswered prompt", text)
     passage = Passage(text, block.headings, block.line, None, None, question, outline=separate)
-    passage.signal_tags = tuple(t for t in _tags(block.raw) if t in signals.reflection_tags)
+    if tag_signals:
+        passage.signal_tags = tuple(t for t in _tags(block.raw) if t in signals.reflection_tags)
     _decide(passage, block.raw, note.date is not None, signals, min_score)
     return passage
 
@@ -312,4 +314,9 @@ def prose_score(text: str, raw: str, dated: bool) -> tuple[int, str]:
 
 def _count(pattern: re.Pattern[str], text: str, enough: int) -> int:
     """Matches of pattern in text, counting no further than enough."""
-    return sum(1 for _ in itertools.islice(pattern.finditer(text), enough))
+    count = 0
+    for _ in pattern.finditer(text):
+        count += 1
+        if count == enough:
+            break
+    return count

@@ -3,6 +3,7 @@
 Does not touch: Dagster, models.
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from forge_pipeline.lib.core.config import Parsing
 from forge_pipeline.lib.core.source_key import source_key
 from forge_pipeline.lib.vault.notes_store import PARSER_KEY, read_arrow, write_arrow
 from forge_pipeline.lib.vault.parse import inline_tags, parse_note, simple_frontmatter
-from forge_pipeline.lib.vault.scan import VaultError, refresh_notes, scan_vault
+from forge_pipeline.lib.vault.scan import VaultError, _read_up_to, refresh_notes, scan_vault
 from forge_pipeline_tests.helpers import SAMPLE_VAULT, vault_digest
 
 
@@ -223,3 +224,18 @@ def test_an_empty_vault_gives_an_empty_table(tmp_path: Path):
     target = tmp_path / "notes.arrow"
     assert refresh_notes(tmp_path / "vault", Parsing(), target).files_seen == 0
     assert read_arrow(target).num_rows == 0
+
+
+def test_read_sized_by_stat_still_sees_a_file_that_grew(tmp_path):
+    note = tmp_path / "grown.md"
+    note.write_text("x" * 5000)
+    fd = os.open(note, os.O_RDONLY)
+    try:
+        assert len(_read_up_to(fd, 10, 3000)) == 3000  # stat said 10 bytes: read on to the limit
+    finally:
+        os.close(fd)
+    fd = os.open(note, os.O_RDONLY)
+    try:
+        assert len(_read_up_to(fd, 5000, 9000)) == 5000
+    finally:
+        os.close(fd)
