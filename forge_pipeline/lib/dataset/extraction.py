@@ -38,6 +38,7 @@ CACHE_SCHEMA = pa.schema(
         ("daily", pa.bool_()),  # a daily note (dated by its name or folders)
     ]
 )
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps, less a new encoder a call
 # Below this many notes to extract, starting worker processes costs more than it saves.
 PARALLEL_MIN_NOTES = 4000
 
@@ -144,9 +145,7 @@ def _extract_chunk(
             {
                 "path": [n.path for n in notes],
                 "sha256": [n.sha256 for n in notes],
-                "examples": [
-                    [json.dumps(e, ensure_ascii=False) for e in f.examples] for f in found
-                ],
+                "examples": [[_to_json(e) for e in f.examples] for f in found],
                 "kinds": [[e["kind"] for e in f.examples] for f in found],
                 "rules": [[rule_category(e["found_by"]) for e in f.examples] for f in found],
                 "left": [_left_reasons(f) for f in found],

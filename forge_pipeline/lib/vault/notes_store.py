@@ -122,20 +122,24 @@ def read_stamps(path: Path, parser: str) -> dict[str, tuple[int, int]]:
 
 def notes_from_table(table: pa.Table) -> list[Note]:
     """Note records from rows of the notes schema."""
+    # Column by column: Arrow's row-wise to_pylist builds a dict per row, ~2x slower.
+    columns = [values(table[name]) for name in SCHEMA.names]
     return [
         Note(
-            path=r["path"],
-            title=r["title"],
-            date=r["date"],
-            tags=r["tags"],
-            aliases=r["aliases"],
-            meta=json.loads(r["meta"]) if r["meta"] else {},
-            body=r["body"],
-            sha256=r["sha256"],
-            problem=r["problem"],
-            stamp=Stamp(r["size"], r["mtime_ns"]),
+            path=path,
+            title=title,
+            date=date,
+            tags=tags,
+            aliases=aliases,
+            meta=json.loads(meta) if meta else {},
+            body=body,
+            sha256=sha256,
+            problem=problem,
+            stamp=Stamp(size, mtime_ns),
         )
-        for r in table.to_pylist()
+        for path, title, date, tags, aliases, meta, body, sha256, problem, size, mtime_ns in zip(
+            *columns, strict=True
+        )
     ]
 
 

@@ -65,14 +65,15 @@ def scan_vault(
     reused: list[str] = []
     to_read: list[tuple[str, str, Stamp]] = []
     files_seen = 0
-    for path, rel, found in _walk(vault, rules):
-        files_seen += 1
-        if isinstance(found, str):
-            skipped.append(Skipped(rel, found))
-        elif previous.get(rel) == found:
-            reused.append(rel)
-        else:
-            to_read.append((path, rel, found))
+    with cycle_collector_paused():  # its passes over the previous stamps doubled the walk
+        for path, rel, found in _walk(vault, rules):
+            files_seen += 1
+            if isinstance(found, str):
+                skipped.append(Skipped(rel, found))
+            elif previous.get(rel) == found:
+                reused.append(rel)
+            else:
+                to_read.append((path, rel, found))
     table, unreadable = _read_all(to_read, rules.max_note_kb * 1024)
     return VaultScan(
         table=table.sort_by("path"),
@@ -85,9 +86,10 @@ def scan_vault(
 def vault_fingerprint(vault: Path, rules: Parsing) -> str:
     """A hash of every note's path, size and modification time: cheap, reads no note."""
     digest = hashlib.sha256()
-    for _, rel, found in sorted(_walk(vault, rules), key=lambda item: item[1]):
-        if not isinstance(found, str):
-            digest.update(f"{rel}:{found.size}:{found.mtime_ns}\n".encode())
+    with cycle_collector_paused():
+        for _, rel, found in sorted(_walk(vault, rules), key=lambda item: item[1]):
+            if not isinstance(found, str):
+                digest.update(f"{rel}:{found.size}:{found.mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -95,7 +97,8 @@ def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     """Scan the vault and rewrite the notes table at target, reading only what changed."""
     # Notes parsed by other code (an upgrade) are read again.
     parser = source_key(__file__, parse.__file__)
-    previous = read_stamps(target, parser)
+    with cycle_collector_paused():
+        previous = read_stamps(target, parser)
     scan = scan_vault(vault, rules, previous)
     if not previous or scan.table.num_rows or len(scan.reused) != len(previous):
         table = merged_table(target if previous else None, scan.reused, scan.table)
