@@ -118,6 +118,8 @@ def test_every_export_type_is_registered_with_a_modelfile(chain_run):
         f"model-{t}.{ext}" for t in ("f16", "q8_0", "q4_k_m") for ext in ("gguf", "Modelfile")
     }
     assert manifest["dataset_version"] and manifest["source_run_id"] == result.run_id
+    # What a later warm start compares with the current adapter: the adapter this was made of.
+    assert manifest["adapter_sha256"] == metadata(result, "lora_adapter")["sha256"]
     modelfile = (registry.versions_dir / manifest["version"] / "model-q4_k_m.Modelfile").read_text()
     assert modelfile.startswith("FROM ./model-q4_k_m.gguf") and '"<|im_end|>"' in modelfile
     assert "| q4_k_m |" in metadata(result, "gguf_model")["files"]

@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource, ModelServerResource
+from forge_pipeline.lib.core.artifacts import sha256_dir
 from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.run_lock import one_at_a_time
@@ -39,6 +40,7 @@ def deployed_model(
                 "dataset_version": layout.dataset_version(),
                 "eval_loss": metrics["tuned_eval_loss"],
                 "base_eval_loss": metrics["base_eval_loss"],
+                "adapter_sha256": sha256_dir(layout.adapter),  # a warm start checks what serves
                 "provenance": made_of,
             },
         )

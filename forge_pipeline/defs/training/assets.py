@@ -39,6 +39,7 @@ from forge_pipeline.lib.training.warm_start import (
     warm_set,
     write_warm_train,
 )
+from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 from forge_pipeline.training.train_config import TrainConfig, train_config
 
 
@@ -75,6 +76,7 @@ def lora_adapter(
     if (
         last.get("inputs_fingerprint") == inputs
         and (layout.adapter / "adapter_config.json").exists()
+        and not _warm_and_not_served(settings, last)
     ):
         # No materialization: Dagster skips (not fails) every asset after this one in the run.
         # The check still reports, on the adapter that stays current.
@@ -156,6 +158,11 @@ def _train_warm(
         return "the training settings, the base model or the plan changed"
     if not last["tuned_eval_loss"] < last["base_eval_loss"]:
         return "the current adapter did not beat the base model"
+    if _warm_and_not_served(settings, last):
+        return (
+            "the current adapter, trained warm, is not the one behind the served model "
+            "(a blocking check after training failed, or the model was rolled back)"
+        )
     previous = read_trained_on(layout.adapter)
     if previous is None:
         return "the current adapter has no readable record of what it was trained on"
@@ -188,6 +195,22 @@ def _train_warm(
         f"val loss {metrics['start_eval_loss']} → {metrics['tuned_eval_loss']}"
     )
     return length, config, said
+
+
+def _warm_and_not_served(settings: Settings, last: dict) -> bool:
+    """Whether the current adapter was trained warm and the served model is not made from it."""
+    # A warm result is kept only if every blocking check after it passes too. When one failed,
+    # the served model is still an older one; training from scratch is what follows. (A scratch
+    # adapter is not retried so: the same data and seed would fail the same way.)
+    if not last.get("warm_start"):
+        return False
+    registry = ModelRegistry(settings.registry_dir)
+    version = registry.current_version()
+    try:
+        served = registry.manifest(version).get("adapter_sha256") if version else None
+    except RegistryError:
+        return False  # no readable record of what is served: nothing to compare with
+    return served is not None and served != last.get("sha256")
 
 
 def _empty(folder: Path) -> None:

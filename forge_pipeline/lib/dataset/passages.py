@@ -217,13 +217,15 @@ def _passage(
     if block.raw.lstrip().startswith(("```", "~~~")):
         return left("code")
     lines = [line for line in block.raw.split("\n") if line.strip()]
+    if not lines:
+        return left("empty")  # a bare bullet ("- ") with nothing under it
     if all(line.lstrip().startswith("|") for line in lines):
         return left("table")
     if all(line.lstrip().startswith(">") for line in lines):
         return left("not yours: quote")
     kept, reasons = _own_lines(lines)
     if not kept:
-        return left(reasons[0] if reasons else "empty")
+        return left(reasons[0])  # every line dropped, each for a reason
     separate = block.outline or any(_LIST_ITEM.match(line) for line in kept)
     # A wrapped paragraph is one text; list items and outline bullets stay thoughts of their own.
     cleaned = [plain_text(line) for line in kept] if separate else []

@@ -1,5 +1,5 @@
 """lora_adapter continues the current adapter when the vault only grew, and starts afresh
-when a note changed or the warm attempt failed.
+when a note changed, the warm attempt failed or a check after it kept it from serving.
 
 Does not touch: export and later stages.
 """
@@ -12,7 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from forge_pipeline.lib.core.config import load_settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
+from forge_pipeline.serving.registry import ModelRegistry
 from forge_pipeline_tests.helpers import SAMPLE_VAULT, UPSTREAM, materialize_assets, metadata
 from forge_pipeline_tests.helpers import tiny_overrides as tiny
 
@@ -84,3 +86,39 @@ def test_a_grown_vault_trains_warm_and_a_changed_one_from_scratch(
         f"from scratch: 1 {split} examples changed or removed since the current adapter"
         for split in ("train", "val")
     )
+
+
+def serve_a_model_of(adapter_sha256: str) -> None:
+    """Make `current` a version whose manifest says which adapter it was made of."""
+    registry = ModelRegistry(load_settings().registry_dir)
+    model = registry.root.parent / "model-q8_0.gguf"
+    model.write_bytes(b"GGUF stand-in: the check reads only the manifest")
+    version = registry.register([model], model.name, {"adapter_sha256": adapter_sha256})
+    registry.activate(version["version"])
+
+
+def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
+    tiny_model: Path, forge_env: Path, tmp_path: Path
+):
+    vault = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, vault)
+    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
+    instance = dg.DagsterInstance.ephemeral()
+    first = train(overrides, instance)
+    serve_a_model_of(first["sha256"])  # the scratch adapter passed every check and serves
+    write_days(vault, dict(list(DAYS.items())[:2]))
+    warm = train(overrides, instance)
+    assert warm["warm_start"]
+
+    # A check after training failed on the warm adapter: the first one still serves. Nothing
+    # in the vault changed, and yet the next run trains again, from scratch.
+    again = train(overrides, instance)
+    assert again["start"] == (
+        "from scratch: the current adapter, trained warm, is not the one behind the served "
+        "model (a blocking check after training failed, or the model was rolled back)"
+    )
+    assert not again["warm_start"] and again["warm_chain"] == 0
+
+    serve_a_model_of(again["sha256"])  # that one passed: unchanged inputs skip training again
+    result = materialize_assets(overrides, SELECTION, instance)
+    assert result.success and not result.asset_materializations_for_node("lora_adapter")

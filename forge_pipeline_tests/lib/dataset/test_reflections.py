@@ -368,3 +368,7 @@ def test_a_passage_with_a_subject_is_asked_about_it_before_its_day(text):
 def test_numbered_list_items_stay_lines_of_their_own():
     text = "## Journal\n1. I set two alarms every night now.\n2. I keep a notebook by my bed.\n"
     assert answers(text) == ["I set two alarms every night now.\nI keep a notebook by my bed."]
+
+
+def test_an_empty_bullet_is_left_as_empty_not_as_a_table():
+    assert left(f"- {DAY}\n- \n- {MORE}\n") == ["empty"]
