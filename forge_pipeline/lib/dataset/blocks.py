@@ -3,6 +3,8 @@
 import re
 from dataclasses import dataclass
 
+from forge_pipeline.lib.dataset.clean import BULLET_MARKS
+
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_\n]+?)(?:\*\*|__)\s*:?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -13,7 +15,6 @@ _QUESTION_FIELD = re.compile(
     r"\s*::[ \t]*(\S.*)$"
 )
 _BULLET_LINE = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
-_BULLET_MARKS = ("-", "*", "+")
 _LOGBOOK = re.compile(r"^\s*:LOGBOOK:\s*$.*?^\s*:END:\s*$", re.MULTILINE | re.DOTALL)
 _WIKILINK_TEXT = re.compile(r"\[\[(?:[^\]|\n]{0,300}\|)?([^\]\n]{0,300})\]\]")
 _HEADING_NOISE = re.compile(r"[*_=~`]|^#+\s*")
@@ -108,7 +109,7 @@ def markdown_blocks(body: str) -> list[Block]:
             flush()
             continue
         marker = line.lstrip(" \t")[:1]
-        bullet = marker in _BULLET_MARKS and bool(_BULLET_LINE.match(line))
+        bullet = marker in BULLET_MARKS and bool(_BULLET_LINE.match(line))
         listed = bullet or (in_list and line[:1] in " \t")
         if para and listed != in_list:
             flush()  # a list and the prose right after it are two passages, not one

@@ -24,7 +24,7 @@ _BLOCK_REF = re.compile(r"\(\([\w-]{6,}\)\)")  # Logseq / Roam ((block refs))
 _BLOCK_ID = re.compile(r"\s\^[\w-]+\s*$", re.MULTILINE)  # Obsidian ^block-ids
 _URL = re.compile(r"https?://\S+")  # led by a letter, not \b: the engine skips ahead to it
 _SPACED_PUNCT = [(f" {mark}", mark) for mark in ".,;:!?"]
-_BULLET_MARKS = ("-", "*", "+")
+BULLET_MARKS = ("-", "*", "+")  # what opens a bullet line
 _EMPHASIS_MARK = re.compile(r"[*_=~]")
 _TAG = re.compile(r"#[\w/-]+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -61,7 +61,7 @@ def plain_text(markdown: str) -> str:
     if "[" in text:
         text = _CHECKBOX.sub("", text)
     first = text.lstrip()[:1]
-    if "\n" in text or first in _BULLET_MARKS or first.isdigit():
+    if "\n" in text or first in BULLET_MARKS or first.isdigit():
         text = _BULLET.sub("", text)
     if ">" in text:
         text = _QUOTE.sub("", text)

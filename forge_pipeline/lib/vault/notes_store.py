@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 
 from forge_pipeline.lib.core.artifacts import atomic_file
+from forge_pipeline.lib.core.gc_pause import cycle_collector_paused
 from forge_pipeline.lib.vault.note import Note, Stamp
 
 SCHEMA = pa.schema(
@@ -116,8 +117,9 @@ def read_stamps(path: Path, parser: str) -> dict[str, tuple[int, int]]:
         return {}  # no previous table, or an unreadable one: a full read costs only time
     if (table.schema.metadata or {}).get(PARSER_KEY.encode()) != parser.encode():
         return {}
-    stamps = zip(values(table["size"]), values(table["mtime_ns"]), strict=True)
-    return dict(zip(values(table["path"]), stamps, strict=True))
+    with cycle_collector_paused():  # 100k stamp tuples: its passes would walk them all
+        stamps = zip(values(table["size"]), values(table["mtime_ns"]), strict=True)
+        return dict(zip(values(table["path"]), stamps, strict=True))
 
 
 def notes_from_table(table: pa.Table) -> list[Note]:

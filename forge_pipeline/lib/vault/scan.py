@@ -97,8 +97,7 @@ def refresh_notes(vault: Path, rules: Parsing, target: Path) -> VaultScan:
     """Scan the vault and rewrite the notes table at target, reading only what changed."""
     # Notes parsed by other code (an upgrade) are read again.
     parser = source_key(__file__, parse.__file__)
-    with cycle_collector_paused():
-        previous = read_stamps(target, parser)
+    previous = read_stamps(target, parser)
     scan = scan_vault(vault, rules, previous)
     if not previous or scan.table.num_rows or len(scan.reused) != len(previous):
         table = merged_table(target if previous else None, scan.reused, scan.table)
@@ -246,6 +245,6 @@ def _read_up_to(fd: int, size: int, limit: int) -> bytes:
     # Sized by fstat, not by limit: a buffer of limit bytes per note (2 MB) cost ~60 µs to
     # allocate and free, six times the read itself. One byte more sees a file that grew since.
     data = os.read(fd, min(size + 1, limit))
-    while len(data) < limit and len(data) > size and (more := os.read(fd, limit - len(data))):
+    while size < len(data) < limit and (more := os.read(fd, limit - len(data))):
         data += more
     return data
