@@ -4,16 +4,18 @@ your notes is not deployed.
 Does not touch: the default SmolLM2 model (bench/bench_eval.py measures it), Docker.
 """
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer
 
+from forge_pipeline.lib.core.artifacts import sha256_file
 from forge_pipeline.lib.core.config import load_settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
-from forge_pipeline.lib.core.sampling import spread
+from forge_pipeline.lib.core.sampling import stable_sample
 from forge_pipeline.lib.export.gguf_check import load_llama
 from forge_pipeline.lib.export.gguf_export import cached_gguf
 from forge_pipeline_tests.helpers import (
@@ -55,16 +57,37 @@ def test_a_model_that_never_ends_its_turn_is_not_deployed(steered: dict, forge_e
         assert stops.passed is passes
         assert stops.metadata["stop_rate_base"].value == 1.0
         assert stops.metadata["stop_rate_tuned"].value == (1.0 if passes else 0.0)
+        if passes:
+            _mark_answers(forge_env / "artifacts" / "model_evaluation")
     assert "rambles, so it is not deployed" in (stops.description or "")
+    # The base model's answers came from the first run's memo, not from generating again.
+    side_by_side = result.asset_materializations_for_node("model_evaluation")[0].metadata
+    assert MARK in str(side_by_side["side_by_side"].value)
+    memo = json.loads((forge_env / "artifacts" / "model_evaluation" / "answers.json").read_text())
+    assert len(memo) == 2 and sha256_file(served) in memo  # the base's and the new one's
     assert not result.asset_materializations_for_node("deployed_model")
     assert not (forge_env / "registry" / "current").exists()
+
+
+MARK = "An answer read from the memo."
+
+
+def _mark_answers(evaluation: Path) -> None:
+    """Rewrite every remembered answer to MARK (here the served model is the base itself)."""
+    path = evaluation / "answers.json"
+    memo = json.loads(path.read_text())
+    assert len(memo) == 1  # base and served are one file's bytes
+    for replies in memo.values():
+        for reply in replies.values():
+            reply["text"] = MARK
+    path.write_text(json.dumps(memo))
 
 
 def test_a_model_that_recites_its_training_notes_is_not_deployed(tiny_model: Path, forge_env):
     overrides = tiny_overrides(tiny_model)
     assert materialize_assets(overrides, selection=UPSTREAM).success
     settings = load_settings(overrides=overrides)
-    probed = spread(read_jsonl(Layout(settings).train), settings.evaluation.recall_samples)
+    probed = stable_sample(read_jsonl(Layout(settings).train), settings.evaluation.recall_samples)
     # Trained in full on the very notes the probe asks about, in llama.cpp's tokens.
     base = cached_gguf(tiny_model, settings.cache, "q8_0", settings.tools_dir)
     template = AutoTokenizer.from_pretrained(tiny_model)

@@ -3,6 +3,7 @@
 Does not touch: the default SmolLM2 model, Docker, a running server (the CLI finds none).
 """
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import dagster as dg
 from typer.testing import CliRunner
 
 from forge_pipeline.cli import app
+from forge_pipeline.lib.core.artifacts import sha256_file
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.evaluation.generation import recalls
 from forge_pipeline.lib.export.gguf_export import cached_gguf
@@ -21,6 +23,15 @@ def forge(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return " ".join(result.output.split())  # rich wraps long lines
+
+
+def remembered(home: Path) -> set[str]:
+    """The models whose answers or val scores are kept for the next run."""
+    memos = (
+        home / "artifacts" / "model_evaluation" / "answers.json",
+        home / "artifacts" / "gguf_model-scores" / "val_nll.json",
+    )
+    return {sha for path in memos for sha in json.loads(path.read_text())}
 
 
 def test_a_forgotten_note_leaves_training_and_every_version_trained_on_it(
@@ -36,6 +47,8 @@ def test_a_forgotten_note_leaves_training_and_every_version_trained_on_it(
     assert note in made_of["notes"] and len(made_of["notes"][note]) == 64
     assert made_of["counts"]["train_examples"] == len(train)
     assert "v0001 (current)" in forge("versions")
+    first_sha = sha256_file(registry.current_model())
+    assert first_sha in remembered(forge_env)  # the next run reads its answers and scores
 
     said = forge("forget", note)
     assert f"Forgot {note}: {examples} example(s) of the current training set" in said
@@ -53,6 +66,7 @@ def test_a_forgotten_note_leaves_training_and_every_version_trained_on_it(
     assert metadata(second, "deployed_model")["deleted_as_forgotten"] == "v0001"
     assert registry.versions() == [registry.current_version()] == ["v0002"]
     assert registry.previous_version() is None
+    assert first_sha not in remembered(forge_env)  # nothing said by it is kept
     manifests = list((forge_env / "registry").rglob("manifest.json"))
     assert manifests and not any(note in path.read_text() for path in manifests)
     kept = read_jsonl(forge_env / "artifacts" / "curated_dataset" / "train.jsonl")

@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 from statistics import fmean
 from typing import Any
 
@@ -9,12 +10,13 @@ import dagster as dg
 
 from forge_pipeline.defs.resources import ForgeResource
 from forge_pipeline.lib.core import chat
-from forge_pipeline.lib.core.artifacts import atomic_file
+from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.core.base_model import ModelError, local_model_dir, resolve_base_model
 from forge_pipeline.lib.core.config import Evaluation, Settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
-from forge_pipeline.lib.core.sampling import spread
+from forge_pipeline.lib.core.memo import Memo
+from forge_pipeline.lib.core.sampling import stable_sample
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.dataset.redact import find_pii
 from forge_pipeline.lib.evaluation.embedding import (
@@ -40,6 +42,7 @@ from forge_pipeline.lib.evaluation.voice import (
 from forge_pipeline.lib.export.gguf_check import GGUFError
 from forge_pipeline.lib.export.gguf_export import cached_gguf
 from forge_pipeline.lib.vault.notes_store import read_table, values
+from forge_pipeline.serving.provenance import forgotten_versions
 from forge_pipeline.serving.registry import ModelRegistry, RegistryError
 
 CELL_CHARS = 200  # of each answer in the side-by-side table
@@ -85,19 +88,21 @@ def model_evaluation(
     serve_type = settings.export.serve_type
     tuned = Layout.require(layout.gguf(serve_type), "gguf_model")
     started = time.perf_counter()
-    questioned = spread(read_jsonl(layout.val), rules.questions)
+    questioned = stable_sample(read_jsonl(layout.val), rules.questions)
     trained = read_jsonl(layout.train)
     questions = [chat.question(e) for e in questioned]
     try:
         base_dir = local_model_dir(resolve_base_model(settings))
         base = cached_gguf(base_dir, settings.cache, serve_type, settings.tools_dir)
         models = {"base": base, "tuned": tuned}
-        deployed = _deployed(ModelRegistry(settings.registry_dir), settings.base_model)
+        registry = ModelRegistry(settings.registry_dir)
+        deployed = _deployed(registry, settings.base_model)
         if deployed:
             models["deployed"] = deployed
-        asked = (settings.system_prompt, questions, rules.max_tokens, threads, rules.temperature)
-        replies = {name: answers(path, *asked) for name, path in models.items()}
-        probed = spread(trained, rules.recall_samples)
+        # Answers of a version that holds a forgotten note are not kept for later runs.
+        keep = set(models) - ({"deployed"} if _holds_forgotten(registry, settings) else set())
+        replies = _answers(settings, layout, models, questions, keep)
+        probed = stable_sample(trained, rules.recall_samples)
         recall = recalls(tuned, probed, rules.recall_prefix_tokens, rules.recall_tokens, threads)
     except (GGUFError, ModelError) as exc:
         raise dg.Failure(description=f"Evaluation failed, nothing deployed: {exc}") from exc
@@ -128,6 +133,27 @@ def model_evaluation(
     )
 
 
+def _answers(
+    settings: Settings,
+    layout: Layout,
+    models: dict[str, Path],
+    questions: list[str],
+    keep: set[str],
+) -> dict[str, list[Reply]]:
+    """Each model's answers; the base's and the deployed one's mostly from the memo of the last
+    run (where the deployed model was the new one). The memo then keeps the models in keep."""
+    rules, memo = settings.evaluation, Memo(layout.answers)
+    asked = (settings.system_prompt, questions, rules.max_tokens, settings.training.threads)
+    replies = {}
+    for name, path in models.items():
+        sha = sha256_file(path)
+        replies[name] = answers(path, *asked, rules.temperature, memo.of(sha))
+        if name not in keep:
+            memo.forget(sha)
+    memo.save()
+    return replies
+
+
 def _content_similarity(
     context: dg.AssetExecutionContext,
     settings: Settings,
@@ -156,10 +182,16 @@ def _deployed(registry: ModelRegistry, base_model: str):
     version = registry.current_version()
     try:
         if version and registry.manifest(version).get("base_model") == base_model:
-            return registry.model_path(version)
+            path = registry.model_path(version)
+            return path if path.is_file() else None
     except RegistryError:
         pass  # a broken deployed version is left out of the comparison
     return None
+
+
+def _holds_forgotten(registry: ModelRegistry, settings: Settings) -> bool:
+    """Whether the deployed version was trained on something in the forget file."""
+    return registry.current_version() in forgotten_versions(registry, settings)
 
 
 def _vault_pii(layout: Layout) -> set[str]:

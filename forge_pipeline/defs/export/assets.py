@@ -10,7 +10,8 @@ from forge_pipeline.lib.core.base_model import resolve_base_model
 from forge_pipeline.lib.core.config import Settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
-from forge_pipeline.lib.core.sampling import spread
+from forge_pipeline.lib.core.memo import Memo
+from forge_pipeline.lib.core.sampling import stable_sample
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.export.gguf_check import (
     GGUFError,
@@ -73,7 +74,7 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
     scored = read_jsonl(layout.val)
     if settings.export.score_examples:
         # Five models are scored (merged, three GGUFs, deployed): on 144 val examples, 8 min.
-        scored = spread(scored, settings.export.score_examples)
+        scored = stable_sample(scored, settings.export.score_examples)
     sequences = val_sequences(merged, scored, trained["max_length"])
     serve_type = settings.export.serve_type
     if serve_type not in settings.export.gguf_types:
@@ -81,6 +82,7 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
             description=f"export.serve_type {serve_type!r} is not in "
             "export.gguf_types; add it there."
         )
+    memo, served_scores = Memo(layout.val_scores), {}
     try:
         with atomic_dir(layout.gguf_dir) as out:
             exported = export_all(
@@ -91,6 +93,7 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
                 sequences,
                 settings.system_prompt,
                 threads,
+                {serve_type: served_scores},
             )
             check = validate_gguf(
                 out / f"model-{serve_type}.gguf",
@@ -107,8 +110,11 @@ def gguf_model(context: dg.AssetExecutionContext, forge: ForgeResource) -> dg.Ma
             )
     served = layout.gguf(serve_type)
     new_loss = next(item.val_nll for item in exported if item.gguf_type == serve_type)
-    reference, reference_loss = _reference_loss(settings, sequences, threads)
     sha = sha256_file(served)
+    # Kept for the next run, where this model is the deployed one and scores the same examples.
+    memo.of(sha).update(served_scores)
+    reference, reference_loss = _reference_loss(settings, sequences, threads, memo)
+    memo.save()
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.gguf_dir)),
@@ -165,7 +171,9 @@ def beats_deployed(new_loss: float, reference: str, reference_loss: float) -> dg
     )
 
 
-def _reference_loss(settings: Settings, sequences: list[Scored], threads: int) -> tuple[str, float]:
+def _reference_loss(
+    settings: Settings, sequences: list[Scored], threads: int, memo: Memo
+) -> tuple[str, float]:
     """The deployed version's val loss in llama.cpp, or the base model's when none comparable."""
     registry = ModelRegistry(settings.registry_dir)
     version = registry.current_version()
@@ -177,9 +185,10 @@ def _reference_loss(settings: Settings, sequences: list[Scored], threads: int) -
             and version not in held
             and registry.manifest(version).get("base_model") == settings.base_model
         ):
+            path = registry.model_path(version)
             return f"deployed {version}", gguf_mean_nll(
-                registry.model_path(version), sequences, threads
+                path, sequences, threads, memo.of(sha256_file(path))
             )
-    except (GGUFError, RegistryError):
+    except (GGUFError, RegistryError, OSError):
         pass  # a broken deployed version is no reference; compare with the base instead
     return "base model", hf_mean_nll(resolve_base_model(settings), sequences)

@@ -26,7 +26,9 @@ class Layout:
         self.checkpoints = root / "lora_adapter-checkpoints"
         self.merged = root / "merged_model"
         self.gguf_dir = root / "gguf_model"
+        self.val_scores = root / "gguf_model-scores" / "val_nll.json"
         self.evaluation = root / "model_evaluation" / "evaluation.json"
+        self.answers = root / "model_evaluation" / "answers.json"
 
     def gguf(self, gguf_type: str) -> Path:
         """The exported GGUF of one type."""

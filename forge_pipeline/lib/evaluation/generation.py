@@ -1,11 +1,12 @@
 """Generation for evaluation in llama.cpp: answers to questions, and greedy recall of answers."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from forge_pipeline.lib.core import chat
+from forge_pipeline.lib.core.memo import call_key
 from forge_pipeline.lib.evaluation.figures import Reply, verbatim_run
 from forge_pipeline.lib.export.gguf_check import load_llama, token_cap
 
@@ -27,17 +28,30 @@ def answers(
     max_tokens: int,
     threads: int,
     temperature: float = 0.0,
+    memo: dict[str, Any] | None = None,
 ) -> list[Reply]:
     """Answers of one GGUF to each question through its own chat template, sampled with a
-    seed per question (the same on every run and for every model)."""
-    llm = load_llama(path, threads, n_ctx=1024)
-    try:
-        return [
-            _answer(llm, system, question, max_tokens, temperature, seed)
-            for seed, question in enumerate(questions)
-        ]
-    finally:
-        llm.close()
+    seed of the question's own (the same on every run and for every model). With a memo (this
+    model's), answers given on an earlier run are read from it, and it is left holding these."""
+    memo = {} if memo is None else memo
+    keys = [call_key(system, question, max_tokens, temperature) for question in questions]
+    found = {k: memo[k] for k in keys if _is_reply(memo.get(k))}
+    todo = {k: q for k, q in zip(keys, questions, strict=True) if k not in found}
+    if todo:
+        llm = load_llama(path, threads, n_ctx=1024)
+        try:
+            for key, question in todo.items():
+                seed = int(call_key(question)[:8], 16)
+                found[key] = asdict(_answer(llm, system, question, max_tokens, temperature, seed))
+        finally:
+            llm.close()
+    memo.clear()
+    memo.update(found)
+    return [Reply(**found[key]) for key in keys]
+
+
+def _is_reply(found: Any) -> bool:
+    return isinstance(found, dict) and set(found) == {f.name for f in fields(Reply)}
 
 
 def _answer(

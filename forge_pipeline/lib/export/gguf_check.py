@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from forge_pipeline.lib.core import chat
+from forge_pipeline.lib.core.memo import call_key
 from forge_pipeline.lib.core.tokens import token_ids
 
 GGUF_MAGIC = b"GGUF"
@@ -209,13 +210,34 @@ class Scored(NamedTuple):
     start: int
 
 
-def gguf_mean_nll(path: Path, sequences: Sequence[Scored], threads: int = 0) -> float:
-    """Mean negative log-likelihood of the scored tokens under a GGUF, in llama.cpp."""
+def gguf_mean_nll(
+    path: Path, sequences: Sequence[Scored], threads: int = 0, memo: dict | None = None
+) -> float:
+    """Mean negative log-likelihood of the scored tokens under a GGUF, in llama.cpp. With a
+    memo (this model's), sequences scored on an earlier run are read from it, and it is left
+    holding these."""
+    memo = {} if memo is None else memo
+    keys = [call_key(s.ids, s.start) for s in sequences]
+    found = {k: memo[k] for k in keys if _is_sum(memo.get(k))}
+    todo = {k: s for k, s in zip(keys, sequences, strict=True) if k not in found}
+    if todo:
+        found.update(zip(todo, _nll_sums(path, list(todo.values()), threads), strict=True))
+    memo.clear()
+    memo.update(found)
+    return sum(found[k][0] for k in keys) / max(sum(found[k][1] for k in keys), 1)
+
+
+def _is_sum(found: object) -> bool:
+    return isinstance(found, list | tuple) and len(found) == 2
+
+
+def _nll_sums(path: Path, sequences: Sequence[Scored], threads: int) -> list[tuple[float, int]]:
+    """Each sequence's summed NLL over its scored tokens, and how many were scored."""
     import numpy as np
 
     longest = max(len(s.ids) for s in sequences)
     llm = load_llama(path, threads, n_ctx=longest + 8, logits_all=True)
-    total, count = 0.0, 0
+    sums = []
     try:
         for ids, start in sequences:
             llm.reset()
@@ -225,11 +247,12 @@ def gguf_mean_nll(path: Path, sequences: Sequence[Scored], threads: int = 0) -> 
             peak = logits.max(axis=1, keepdims=True)
             log_norm = peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1))
             targets = np.asarray(ids[start:])
-            total += float((log_norm - logits[np.arange(len(targets)), targets]).sum())
-            count += len(targets)
+            sums.append(
+                (float((log_norm - logits[np.arange(len(targets)), targets]).sum()), len(targets))
+            )
     finally:
         llm.close()
-    return total / max(count, 1)
+    return sums
 
 
 def hf_mean_nll(model_dir: str | Path, sequences: Sequence[Scored]) -> float:

@@ -171,8 +171,10 @@ def export_all(
     sequences: list[Scored],
     system_prompt: str,
     threads: int = 0,
+    memos: dict[str, dict] | None = None,
 ) -> list[ExportedGGUF]:
-    """Every GGUF type with a Modelfile, each scored on the val set; GGUFError past its margin."""
+    """Every GGUF type with a Modelfile, each scored on the val set; GGUFError past its margin.
+    memos: per type, a memo that the type's per-sequence scores are written into."""
     merged_ppl = perplexity(hf_mean_nll(merged, sequences))
     exported: list[ExportedGGUF] = []
     f16 = None
@@ -180,7 +182,7 @@ def export_all(
         path = export_gguf(merged, out / f"model-{gguf_type}.gguf", gguf_type, tools_dir, f16=f16)
         f16 = path if gguf_type == "f16" else f16
         inspection = inspect_gguf(path)
-        nll = gguf_mean_nll(path, sequences, threads)
+        nll = gguf_mean_nll(path, sequences, threads, (memos or {}).get(gguf_type))
         ratio = round(perplexity(nll) / merged_ppl, 4)
         margin = PERPLEXITY_MARGINS.get(gguf_type, 1.05)
         if ratio > margin:

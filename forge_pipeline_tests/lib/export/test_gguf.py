@@ -130,3 +130,19 @@ def test_a_changed_converter_is_fetched_again_not_run(tmp_path: Path):
     assert not converter_intact(cached)
     assert converter_dir(tools) == cached and converter_intact(cached)
     assert "planted" not in script.read_text()
+
+
+def test_scores_in_a_memo_are_read_not_computed_and_the_memo_holds_this_call(
+    tiny_gguf: Path, tmp_path: Path
+):
+    old, new = Scored([3, 10, 20, 30, 40, 4], 2), Scored([3, 70, 80, 90, 4], 3)
+    memo: dict = {}
+    both = gguf_mean_nll(tiny_gguf, [old, new], memo=memo)
+    assert len(memo) == 2
+    unloadable = tmp_path / "gone.gguf"  # loading it would fail: only the memo can answer
+    assert gguf_mean_nll(unloadable, [old, new], memo=dict(memo)) == both
+    memo_of_one = dict(memo)
+    assert gguf_mean_nll(tiny_gguf, [old], memo=memo_of_one) == gguf_mean_nll(tiny_gguf, [old])
+    assert len(memo_of_one) == 1  # what this call did not ask for is let go
+    with pytest.raises(GGUFError):
+        gguf_mean_nll(unloadable, [old, Scored([3, 11, 12, 4], 1)], memo=dict(memo))

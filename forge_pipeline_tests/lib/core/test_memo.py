@@ -1,0 +1,46 @@
+"""The memo of model results, and the fixed samples whose results it keeps.
+
+Does not touch: any model.
+"""
+
+from pathlib import Path
+
+from forge_pipeline.lib.core.memo import Memo, call_key
+from forge_pipeline.lib.core.sampling import stable_sample
+
+
+def test_saving_keeps_the_models_asked_for_this_run_and_no_other(tmp_path: Path):
+    path = tmp_path / "memo.json"
+    first = Memo(path)
+    first.of("deployed")["q1"] = "old answer"
+    first.of("retired")["q1"] = "gone"
+    first.save()
+    second = Memo(path)
+    assert second.of("deployed") == {"q1": "old answer"}
+    second.of("new")["q1"] = "new answer"
+    second.of("private")["q1"] = "said from a forgotten note"
+    second.forget("private")
+    second.save()
+    assert Memo(path).of("retired") == {} and Memo(path).of("private") == {}
+    assert Memo(path).of("new") == {"q1": "new answer"}
+
+
+def test_a_damaged_memo_is_an_empty_one(tmp_path: Path):
+    for text in ("{not json", "[1, 2]", '{"model": "not a mapping"}'):
+        path = tmp_path / "memo.json"
+        path.write_text(text)
+        assert Memo(path).of("model") == {}
+
+
+def test_call_keys_differ_by_every_input_and_not_by_run():
+    assert call_key("sys", "q", 96) == call_key("sys", "q", 96)
+    assert len({call_key("sys", "q", 96), call_key("sys", "q", 97), call_key("s", "q", 96)}) == 3
+
+
+def test_a_stable_sample_keeps_its_examples_as_the_set_grows():
+    examples = [{"id": f"e{i}"} for i in range(40)]
+    sample = stable_sample(examples, 8)
+    assert len(sample) == 8 and sample == sorted(sample, key=examples.index)  # in list order
+    grown = stable_sample([*examples, *({"id": f"new{i}"} for i in range(2))], 8)
+    assert len([e for e in sample if e in grown]) >= 6  # two new ones displace two at most
+    assert stable_sample(examples[:5], 8) == examples[:5]
