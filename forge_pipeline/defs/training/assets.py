@@ -206,8 +206,10 @@ def _warm_and_not_served(settings: Settings, last: dict) -> bool:
         return False
     registry = ModelRegistry(settings.registry_dir)
     version = registry.current_version()
+    if not version:
+        return True  # nothing serves: the warm adapter's checks after training did not pass
     try:
-        served = registry.manifest(version).get("adapter_sha256") if version else None
+        served = registry.manifest(version).get("adapter_sha256")
     except RegistryError:
         return False  # no readable record of what is served: nothing to compare with
     return served is not None and served != last.get("sha256")

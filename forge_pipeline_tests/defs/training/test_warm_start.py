@@ -72,6 +72,7 @@ def test_a_grown_vault_trains_warm_and_a_changed_one_from_scratch(
     assert set(record["train"]) == train_ids
 
     # A warm attempt that fails falls back to a full run, healed as any run is.
+    serve_a_model_of(warm["sha256"])  # the warm adapter passed every check and serves
     write_days(vault, dict(list(DAYS.items())[3:]))
     monkeypatch.setenv("FORGE_TRAIN_INJECT", "oom:4")
     healed = train(overrides, instance)
@@ -122,3 +123,20 @@ def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
     serve_a_model_of(again["sha256"])  # that one passed: unchanged inputs skip training again
     result = materialize_assets(overrides, SELECTION, instance)
     assert result.success and not result.asset_materializations_for_node("lora_adapter")
+
+
+def test_a_warm_adapter_with_nothing_serving_is_retrained_from_scratch(
+    tiny_model: Path, forge_env: Path, tmp_path: Path
+):
+    vault = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, vault)
+    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
+    instance = dg.DagsterInstance.ephemeral()
+    train(overrides, instance)
+    write_days(vault, dict(list(DAYS.items())[:2]))
+    assert train(overrides, instance)["warm_start"]
+    # No version was ever deployed, so the warm adapter never passed the checks after it:
+    # the next run does not chain another warm start onto it.
+    again = train(overrides, instance)
+    assert again["start"].startswith("from scratch: the current adapter, trained warm, is not")
+    assert not again["warm_start"]
