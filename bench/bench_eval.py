@@ -4,7 +4,8 @@ Usage: make bench   (after bench_e2e.py; or: .venv/bin/python bench/bench_eval.p
 Records: eval.voice_delta_tuned / _base (Burrows' Delta to the person's held-out answers; lower
 is closer), eval.voice_char3_tuned / _base (character 3-gram similarity; higher is closer),
 eval.content_similarity_ratio (tuned over base, by sentence embeddings), eval.stop_rate_tuned /
-_base, eval.verbatim_share and eval.seconds (the evaluation's wall time, base GGUF cached).
+_base, eval.verbatim_share and eval.seconds (the evaluation's wall time, base GGUF cached,
+no answers kept from an earlier run).
 """
 
 import sys
@@ -39,6 +40,8 @@ def main() -> None:
         raise SystemExit(f"No trained run in {HOME}; run bench/bench_e2e.py first.")
     cache = ROOT / ".forge" / "cache"  # where bench_e2e.py prepared the models
     resources = {"forge": ForgeResource(overrides={"home": str(HOME), "cache_dir": str(cache)})}
+    # Every model answers anew, as on a first run: not from the answers that run kept.
+    (HOME / "artifacts" / "model_evaluation" / "answers.json").unlink(missing_ok=True)
     result = dg.materialize([model_evaluation], resources=resources, raise_on_error=False)
     meta = {
         k: v.value

@@ -158,10 +158,10 @@ def _train_warm(
         return "the training settings, the base model or the plan changed"
     if not last["tuned_eval_loss"] < last["base_eval_loss"]:
         return "the current adapter did not beat the base model"
-    if _warm_and_not_served(settings, last):
+    if _not_served(settings, last):
         return (
-            "the current adapter, trained warm, is not the one behind the served model "
-            "(a blocking check after training failed, or the model was rolled back)"
+            "the current adapter is not the one behind the served model (a blocking check "
+            "after training failed, or the model was rolled back)"
         )
     previous = read_trained_on(layout.adapter)
     if previous is None:
@@ -202,12 +202,16 @@ def _warm_and_not_served(settings: Settings, last: dict) -> bool:
     # A warm result is kept only if every blocking check after it passes too. When one failed,
     # the served model is still an older one; training from scratch is what follows. (A scratch
     # adapter is not retried so: the same data and seed would fail the same way.)
-    if not last.get("warm_start"):
-        return False
+    return bool(last.get("warm_start")) and _not_served(settings, last)
+
+
+def _not_served(settings: Settings, last: dict) -> bool:
+    """Whether the served model is not made from the current adapter: nothing serves, or one
+    made from another adapter. Only what serves, having passed every check, is continued."""
     registry = ModelRegistry(settings.registry_dir)
     version = registry.current_version()
     if not version:
-        return True  # nothing serves: the warm adapter's checks after training did not pass
+        return True
     try:
         served = registry.manifest(version).get("adapter_sha256")
     except RegistryError:

@@ -53,6 +53,7 @@ def test_a_grown_vault_trains_warm_and_a_changed_one_from_scratch(
     instance = dg.DagsterInstance.ephemeral()
     first = train(overrides, instance)
     assert first["start"] == "from scratch: no adapter trained yet" and first["warm_chain"] == 0
+    serve_a_model_of(first["sha256"])  # it passed every check after training and serves
     curated = forge_env / "artifacts" / "curated_dataset"
     before = {e["id"] for e in read_jsonl(curated / "train.jsonl")}
 
@@ -79,6 +80,7 @@ def test_a_grown_vault_trains_warm_and_a_changed_one_from_scratch(
     assert healed["start"].startswith("from scratch: the warm start failed")
     assert healed["warm_chain"] == 0 and not healed["warm_start"] and healed["attempts"] == 2
     monkeypatch.delenv("FORGE_TRAIN_INJECT")
+    serve_a_model_of(healed["sha256"])
 
     note = vault / "Daily" / "2026-07-02.md"
     note.write_text(note.read_text().replace("lighter", "much lighter"))
@@ -115,8 +117,8 @@ def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
     # in the vault changed, and yet the next run trains again, from scratch.
     again = train(overrides, instance)
     assert again["start"] == (
-        "from scratch: the current adapter, trained warm, is not the one behind the served "
-        "model (a blocking check after training failed, or the model was rolled back)"
+        "from scratch: the current adapter is not the one behind the served model (a blocking "
+        "check after training failed, or the model was rolled back)"
     )
     assert not again["warm_start"] and again["warm_chain"] == 0
 
@@ -125,7 +127,7 @@ def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
     assert result.success and not result.asset_materializations_for_node("lora_adapter")
 
 
-def test_a_warm_adapter_with_nothing_serving_is_retrained_from_scratch(
+def test_an_adapter_that_never_served_is_not_continued(
     tiny_model: Path, forge_env: Path, tmp_path: Path
 ):
     vault = tmp_path / "vault"
@@ -133,10 +135,9 @@ def test_a_warm_adapter_with_nothing_serving_is_retrained_from_scratch(
     overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
     instance = dg.DagsterInstance.ephemeral()
     train(overrides, instance)
+    # Nothing was deployed: a check after training stopped the adapter. New notes do not
+    # continue it, they train from scratch.
     write_days(vault, dict(list(DAYS.items())[:2]))
-    assert train(overrides, instance)["warm_start"]
-    # No version was ever deployed, so the warm adapter never passed the checks after it:
-    # the next run does not chain another warm start onto it.
     again = train(overrides, instance)
-    assert again["start"].startswith("from scratch: the current adapter, trained warm, is not")
+    assert again["start"].startswith("from scratch: the current adapter is not the one behind")
     assert not again["warm_start"]
