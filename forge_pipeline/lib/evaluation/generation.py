@@ -1,5 +1,6 @@
 """Generation for evaluation in llama.cpp: answers to questions, and greedy recall of answers."""
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,17 +32,23 @@ def answers(
     memo: dict[str, Any] | None = None,
 ) -> list[Reply]:
     """Answers of one GGUF to each question through its own chat template, sampled with a
-    seed of the question's own (the same on every run and for every model). With a memo (this
-    model's), answers given on an earlier run are read from it, and it is left holding these."""
+    seed of the question's own (the same on every run and for every model; a question asked
+    again, as template prompts are, gets the next seed). With a memo (this model's), answers
+    given on an earlier run are read from it, and it is left holding these."""
     memo = {} if memo is None else memo
-    keys = [call_key(system, question, max_tokens, temperature) for question in questions]
+    seen: Counter[str] = Counter()
+    asked = []
+    for question in questions:
+        asked.append((question, seen[question]))
+        seen[question] += 1
+    keys = [call_key(system, *pair, max_tokens, temperature) for pair in asked]
     found = {k: memo[k] for k in keys if _is_reply(memo.get(k))}
-    todo = {k: q for k, q in zip(keys, questions, strict=True) if k not in found}
+    todo = {k: pair for k, pair in zip(keys, asked, strict=True) if k not in found}
     if todo:
         llm = load_llama(path, threads, n_ctx=1024)
         try:
-            for key, question in todo.items():
-                seed = int(call_key(question)[:8], 16)
+            for key, (question, again) in todo.items():
+                seed = int(call_key(question, again)[:8], 16)
                 found[key] = asdict(_answer(llm, system, question, max_tokens, temperature, seed))
         finally:
             llm.close()
