@@ -2,15 +2,36 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from forge_pipeline.lib.core.artifacts import atomic_file
+
+Call = TypeVar("Call")
 
 
 def call_key(*inputs: Any) -> str:
     """A short stable key for one call's inputs."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def remembered(
+    memo: dict[str, Any] | None,
+    calls: dict[str, Call],
+    valid: Callable[[Any], bool],
+    compute: Callable[[list[Call]], list[Any]],
+) -> dict[str, Any]:
+    """Each call's result by its key: read from one model's memo where it holds a valid one,
+    computed together for the rest; the memo is left holding these calls' results only."""
+    memo = {} if memo is None else memo
+    found = {key: memo[key] for key in calls if valid(memo.get(key))}
+    todo = [key for key in calls if key not in found]
+    if todo:
+        found.update(zip(todo, compute([calls[key] for key in todo]), strict=True))
+    memo.clear()
+    memo.update(found)
+    return found
 
 
 class Memo:

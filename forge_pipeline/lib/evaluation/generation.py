@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_pipeline.lib.core import chat
-from forge_pipeline.lib.core.memo import call_key
+from forge_pipeline.lib.core.memo import call_key, remembered
 from forge_pipeline.lib.evaluation.figures import Reply, verbatim_run
 from forge_pipeline.lib.export.gguf_check import load_llama, token_cap
 
@@ -35,26 +35,29 @@ def answers(
     seed of the question's own (the same on every run and for every model; a question asked
     again, as template prompts are, gets the next seed). With a memo (this model's), answers
     given on an earlier run are read from it, and it is left holding these."""
-    memo = {} if memo is None else memo
     seen: Counter[str] = Counter()
     asked = []
     for question in questions:
         asked.append((question, seen[question]))
         seen[question] += 1
     keys = [call_key(system, *pair, max_tokens, temperature) for pair in asked]
-    found = {k: memo[k] for k in keys if _is_reply(memo.get(k))}
-    todo = {k: pair for k, pair in zip(keys, asked, strict=True) if k not in found}
-    if todo:
+
+    def answer_all(todo: list[tuple[str, int]]) -> list[dict[str, Any]]:
         llm = load_llama(path, threads, n_ctx=1024)
         try:
-            for key, (question, again) in todo.items():
-                seed = int(call_key(question, again)[:8], 16)
-                found[key] = asdict(_answer(llm, system, question, max_tokens, temperature, seed))
+            return [
+                asdict(_answer(llm, system, question, max_tokens, temperature, _seed(question, n)))
+                for question, n in todo
+            ]
         finally:
             llm.close()
-    memo.clear()
-    memo.update(found)
+
+    found = remembered(memo, dict(zip(keys, asked, strict=True)), _is_reply, answer_all)
     return [Reply(**found[key]) for key in keys]
+
+
+def _seed(question: str, occurrence: int) -> int:
+    return int(call_key(question, occurrence)[:8], 16)
 
 
 def _is_reply(found: Any) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from forge_pipeline.lib.core import chat
-from forge_pipeline.lib.core.memo import call_key
+from forge_pipeline.lib.core.memo import call_key, remembered
 from forge_pipeline.lib.core.tokens import token_ids
 
 GGUF_MAGIC = b"GGUF"
@@ -216,14 +216,9 @@ def gguf_mean_nll(
     """Mean negative log-likelihood of the scored tokens under a GGUF, in llama.cpp. With a
     memo (this model's), sequences scored on an earlier run are read from it, and it is left
     holding these."""
-    memo = {} if memo is None else memo
     keys = [call_key(s.ids, s.start) for s in sequences]
-    found = {k: memo[k] for k in keys if _is_sum(memo.get(k))}
-    todo = {k: s for k, s in zip(keys, sequences, strict=True) if k not in found}
-    if todo:
-        found.update(zip(todo, _nll_sums(path, list(todo.values()), threads), strict=True))
-    memo.clear()
-    memo.update(found)
+    calls = dict(zip(keys, sequences, strict=True))
+    found = remembered(memo, calls, _is_sum, lambda todo: _nll_sums(path, todo, threads))
     return sum(found[k][0] for k in keys) / max(sum(found[k][1] for k in keys), 1)
 
 

@@ -36,6 +36,18 @@ def write_days(vault: Path, days: dict[str, str]) -> None:
         (vault / "Daily" / f"{day}.md").write_text(f"---\ndate: {day}\n---\n\n## Journal\n{text}\n")
 
 
+def vault_to_grow(
+    tiny_model: Path, tmp_path: Path
+) -> tuple[Path, dict[str, str], dg.DagsterInstance]:
+    """A copy of the sample vault, the tiny model's settings, and one instance for every run."""
+    vault = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, vault)
+    # The tiny model's 30 steps leave it undertrained: a replay of everything old lets the warm
+    # run lower the val loss for sure (the default replay, 4 per new example, is unit-tested).
+    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
+    return vault, overrides, dg.DagsterInstance.ephemeral()
+
+
 def train(overrides: dict[str, str], instance: dg.DagsterInstance) -> dict:
     result = materialize_assets(overrides, SELECTION, instance)
     assert result.success
@@ -45,12 +57,7 @@ def train(overrides: dict[str, str], instance: dg.DagsterInstance) -> dict:
 def test_a_grown_vault_trains_warm_and_a_changed_one_from_scratch(
     tiny_model: Path, forge_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    vault = tmp_path / "vault"
-    shutil.copytree(SAMPLE_VAULT, vault)
-    # The tiny model's 30 steps leave it undertrained: a replay of everything old lets the warm
-    # run lower the val loss for sure (the default replay, 4 per new example, is unit-tested).
-    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
-    instance = dg.DagsterInstance.ephemeral()
+    vault, overrides, instance = vault_to_grow(tiny_model, tmp_path)
     first = train(overrides, instance)
     assert first["start"] == "from scratch: no adapter trained yet" and first["warm_chain"] == 0
     serve_a_model_of(first["sha256"])  # it passed every check after training and serves
@@ -103,10 +110,7 @@ def serve_a_model_of(adapter_sha256: str) -> None:
 def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
     tiny_model: Path, forge_env: Path, tmp_path: Path
 ):
-    vault = tmp_path / "vault"
-    shutil.copytree(SAMPLE_VAULT, vault)
-    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
-    instance = dg.DagsterInstance.ephemeral()
+    vault, overrides, instance = vault_to_grow(tiny_model, tmp_path)
     first = train(overrides, instance)
     serve_a_model_of(first["sha256"])  # the scratch adapter passed every check and serves
     write_days(vault, dict(list(DAYS.items())[:2]))
@@ -130,10 +134,7 @@ def test_a_warm_adapter_that_is_not_what_serves_is_retrained_from_scratch(
 def test_an_adapter_that_never_served_is_not_continued(
     tiny_model: Path, forge_env: Path, tmp_path: Path
 ):
-    vault = tmp_path / "vault"
-    shutil.copytree(SAMPLE_VAULT, vault)
-    overrides = tiny(tiny_model, vault=str(vault), **{"training.warm_replay": "50"})
-    instance = dg.DagsterInstance.ephemeral()
+    vault, overrides, instance = vault_to_grow(tiny_model, tmp_path)
     train(overrides, instance)
     # Nothing was deployed: a check after training stopped the adapter. New notes do not
     # continue it, they train from scratch.

@@ -5,7 +5,7 @@ Does not touch: any model.
 
 from pathlib import Path
 
-from forge_pipeline.lib.core.memo import Memo, call_key
+from forge_pipeline.lib.core.memo import Memo, call_key, remembered
 from forge_pipeline.lib.core.sampling import stable_sample
 
 
@@ -44,3 +44,21 @@ def test_a_stable_sample_keeps_its_examples_as_the_set_grows():
     grown = stable_sample([*examples, *({"id": f"new{i}"} for i in range(2))], 8)
     assert len([e for e in sample if e in grown]) >= 6  # two new ones displace two at most
     assert stable_sample(examples[:5], 8) == examples[:5]
+
+
+def test_only_calls_missing_or_damaged_in_the_memo_are_computed_and_the_memo_keeps_these():
+    computed: list[list[int]] = []
+
+    def square(todo: list[int]) -> list[int]:
+        computed.append(todo)
+        return [n * n for n in todo]
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int)
+
+    memo = {"two": 4, "three": "damaged", "old": 1}
+    found = remembered(memo, {"two": 2, "three": 3, "four": 4}, whole, square)
+    assert found == {"two": 4, "three": 9, "four": 16} and computed == [[3, 4]]
+    assert memo == found  # "old" was not asked for, so it is let go
+    assert remembered(memo, {"two": 2}, whole, square) == {"two": 4}
+    assert computed == [[3, 4]]
