@@ -48,8 +48,9 @@ def main() -> None:
         for k, v in result.asset_materializations_for_node("model_evaluation")[0].metadata.items()
     }
     note = (
-        f"sample vault, default model and settings, {meta['models']} answering "
-        f"the same val questions; {meta['recall_probes']} recall probes"
+        f"sample vault, default model and settings, {meta['models']} each giving "
+        f"{meta['answers_per_model']} answers to the {meta['distinct_questions']} val questions "
+        f"(asked in rounds); {meta['recall_probes']} recall probes"
     )
     for name, unit in FIGURES:
         record(f"eval.{name}", meta[name], unit, COMMAND, note)

@@ -56,6 +56,7 @@ def tiny_overrides(tiny_model: Path, **extra: str) -> dict[str, str]:
         "curation.min_examples": "20",
         # Two random layers stop by chance, not by training: the stop gate has its own tests.
         "evaluation.stop_margin": "1.0",
+        "evaluation.questions": "8",  # the default asks 48 to compare voices; 8 test the gates
         **extra,
     }
 

@@ -43,7 +43,9 @@ def steered(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 def test_a_model_that_never_ends_its_turn_is_not_deployed(steered: dict, forge_env: Path):
     # The base model ends every turn; the model to deploy is put where gguf_model writes it.
-    overrides = tiny_overrides(steered["always"], **{"evaluation.stop_margin": "0.25"})
+    # More questions than the val split holds: it is asked again, in rounds.
+    asked = {"evaluation.stop_margin": "0.25", "evaluation.questions": "30"}
+    overrides = tiny_overrides(steered["always"], **asked)
     assert materialize_assets(overrides, selection=UPSTREAM).success
     served = forge_env / "artifacts" / "gguf_model" / "model-q8_0.gguf"
     served.parent.mkdir(parents=True)
@@ -61,8 +63,12 @@ def test_a_model_that_never_ends_its_turn_is_not_deployed(steered: dict, forge_e
             _mark_answers(forge_env / "artifacts" / "model_evaluation")
     assert "rambles, so it is not deployed" in (stops.description or "")
     # The base model's answers came from the first run's memo, not from generating again.
-    side_by_side = result.asset_materializations_for_node("model_evaluation")[0].metadata
-    assert MARK in str(side_by_side["side_by_side"].value)
+    figures = result.asset_materializations_for_node("model_evaluation")[0].metadata
+    assert MARK in str(figures["side_by_side"].value)
+    distinct = figures["distinct_questions"].value
+    val = read_jsonl(Layout(load_settings(overrides=overrides)).val)
+    assert figures["answers_per_model"].value == 30 > distinct == len(val)
+    assert str(figures["side_by_side"].value).count("\n") == distinct + 1  # each question once
     memo = json.loads((forge_env / "artifacts" / "model_evaluation" / "answers.json").read_text())
     assert len(memo) == 2 and sha256_file(served) in memo  # the base's and the new one's
     assert not result.asset_materializations_for_node("deployed_model")

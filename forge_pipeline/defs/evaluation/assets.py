@@ -16,7 +16,7 @@ from forge_pipeline.lib.core.config import Evaluation, Settings
 from forge_pipeline.lib.core.jsonl import read_jsonl
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.memo import Memo
-from forge_pipeline.lib.core.sampling import stable_sample
+from forge_pipeline.lib.core.sampling import asked_rounds, stable_sample
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.dataset.redact import find_pii
 from forge_pipeline.lib.evaluation.embedding import (
@@ -88,7 +88,8 @@ def model_evaluation(
     serve_type = settings.export.serve_type
     tuned = Layout.require(layout.gguf(serve_type), "gguf_model")
     started = time.perf_counter()
-    questioned = stable_sample(read_jsonl(layout.val), rules.questions)
+    distinct = stable_sample(read_jsonl(layout.val), rules.questions)
+    questioned = asked_rounds(distinct, rules.questions)
     trained = read_jsonl(layout.train)
     questions = [chat.question(e) for e in questioned]
     try:
@@ -109,12 +110,13 @@ def model_evaluation(
     said = [r.text for r in replies["tuned"]] + [r.text for r in recall]
     leaked = pii_leaked(said, _vault_pii(layout))
     figures = _figures(replies, recall, rules)
-    own = [chat.answer(e) for e in questioned]
+    held_out = " ".join(chat.answer(e) for e in distinct)
     reference = [chat.answer(e) for e in trained]
     for name, found in replies.items():
         texts = " ".join(r.text for r in found)
-        figures[f"voice_delta_{name}"] = burrows_delta(texts, " ".join(own), reference)
-        figures[f"voice_char3_{name}"] = char_profile_similarity(texts, " ".join(own))
+        figures[f"voice_delta_{name}"] = burrows_delta(texts, held_out, reference)
+        figures[f"voice_char3_{name}"] = char_profile_similarity(texts, held_out)
+    own = [chat.answer(e) for e in questioned]
     figures |= _content_similarity(context, settings, replies, own)
     figures["eval_seconds"] = round(time.perf_counter() - started, 1)
     with atomic_file(layout.evaluation) as tmp:
@@ -124,10 +126,12 @@ def model_evaluation(
         metadata={
             **figures,
             "models": ", ".join(models),
+            "answers_per_model": len(questions),
+            "distinct_questions": len(distinct),
             "voice_method": DELTA_METHOD.format(n=DELTA_WORDS),
             "voice_char3_method": CHAR_METHOD,
             "similarity_method": SIMILARITY_METHOD,
-            "side_by_side": dg.MetadataValue.md(_side_by_side(questioned, replies)),
+            "side_by_side": dg.MetadataValue.md(_side_by_side(distinct, replies)),
         },
         check_results=_checks(figures, recall, leaked, rules),
     )

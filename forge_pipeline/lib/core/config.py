@@ -173,7 +173,7 @@ class Docker(_Section):
 
 
 class Evaluation(_Section):
-    questions: int = Field(default=16, ge=1)  # val questions answered by each model
+    questions: int = Field(default=48, ge=1)  # answers per model; a smaller val split in rounds
     max_tokens: int = Field(default=96, ge=8)  # a longer answer counts as one that never stopped
     temperature: float = Field(default=0.8, ge=0, le=2)  # answers sampled as in a chat; 0: greedy
     stop_margin: float = Field(default=0.25, ge=0, le=1)  # stop rate allowed below the base's

@@ -13,5 +13,12 @@ def stable_sample(examples: Sequence[dict[str, Any]], count: int) -> list[dict[s
     return [examples[i] for i in sorted(ranked[:count])]
 
 
+def asked_rounds(sample: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """count questions from the sample, in rounds of the whole sample when it holds fewer: a
+    small val split is asked again (each time with a new seed) so that enough text is
+    generated to compare voices."""
+    return [sample[i % len(sample)] for i in range(count)] if sample else []
+
+
 def _rank(example_id: str) -> bytes:
     return hashlib.sha256(example_id.encode()).digest()

@@ -6,7 +6,7 @@ Does not touch: any model.
 from pathlib import Path
 
 from forge_pipeline.lib.core.memo import Memo, call_key, remembered
-from forge_pipeline.lib.core.sampling import stable_sample
+from forge_pipeline.lib.core.sampling import asked_rounds, stable_sample
 
 
 def test_saving_keeps_the_models_asked_for_this_run_and_no_other(tmp_path: Path):
@@ -44,6 +44,13 @@ def test_a_stable_sample_keeps_its_examples_as_the_set_grows():
     grown = stable_sample([*examples, *({"id": f"new{i}"} for i in range(2))], 8)
     assert len([e for e in sample if e in grown]) >= 6  # two new ones displace two at most
     assert stable_sample(examples[:5], 8) == examples[:5]
+
+
+def test_a_small_sample_is_asked_in_rounds_up_to_the_count():
+    sample = [{"id": f"e{i}"} for i in range(3)]
+    assert asked_rounds(sample, 7) == [*sample, *sample, sample[0]]
+    assert asked_rounds(sample, 2) == sample[:2]
+    assert asked_rounds([], 5) == []
 
 
 def test_only_calls_missing_or_damaged_in_the_memo_are_computed_and_the_memo_keeps_these():
