@@ -150,3 +150,20 @@ def test_a_rerun_on_an_unchanged_vault_skips_training_export_and_deploy(
     assert done == {*UPSTREAM, "dataset_study"}
     assert metadata(again, "vault_notes")["notes_read_this_run"] == 0
     assert ModelRegistry(home / "registry").current_version() == "v0001"
+
+
+def test_an_adapter_trained_alone_is_exported_by_the_next_run_without_training_again(
+    tiny_model: Path, forge_env: Path
+):
+    instance, overrides = dg.DagsterInstance.ephemeral(), tiny_overrides(tiny_model)
+    trained = materialize_assets(overrides, [*UPSTREAM, "lora_adapter"], instance)  # forge train
+    assert trained.success
+    full = materialize_assets(overrides, instance=instance)
+    assert full.success
+    kept = metadata(full, "lora_adapter")
+    assert kept["start"].startswith("kept: run ") and "never exported" in kept["start"]
+    assert kept["sha256"] == metadata(trained, "lora_adapter")["sha256"]
+    assert ModelRegistry(forge_env / "registry").current_version() == "v0001"
+    again = materialize_assets(overrides, instance=instance)  # now it is a no-op
+    assert not again.asset_materializations_for_node("lora_adapter")
+    assert not again.asset_materializations_for_node("deployed_model")

@@ -78,13 +78,24 @@ def lora_adapter(
         and (layout.adapter / "adapter_config.json").exists()
         and not _warm_and_not_served(settings, last)
     ):
+        kept = _never_exported(context, settings, last)
+        check = _beats_base(last["base_eval_loss"], last["tuned_eval_loss"], last_run)
+        if kept is not None:
+            context.log.info(
+                f"Curated set and training settings unchanged since run {last_run}, whose "
+                "adapter no export has read yet: it is materialized again, not retrained, "
+                "so export and deploy follow."
+            )
+            start = f"kept: run {last_run}'s adapter, not retrained (it was never exported)"
+            yield dg.MaterializeResult(metadata={**kept, "start": start}, check_results=[check])
+            return
         # No materialization: Dagster skips (not fails) every asset after this one in the run.
         # The check still reports, on the adapter that stays current.
         context.log.info(
             f"Curated set and training settings unchanged since run {last_run}; "
             "skipping training, export and deploy."
         )
-        yield _beats_base(last["base_eval_loss"], last["tuned_eval_loss"], unchanged_since=last_run)
+        yield check
         return
     client, _ = gemini.client(settings.gemini, sends_notes=False)
     diagnosis = GeminiDiagnosis(client, machine.as_metadata()) if client else None
@@ -319,6 +330,22 @@ def _last_adapter(context: dg.AssetExecutionContext) -> tuple[dict, str | None]:
         return {}, None
     metadata = event.asset_materialization.metadata
     return {k: getattr(v, "value", v) for k, v in metadata.items()}, event.run_id
+
+
+def _never_exported(
+    context: dg.AssetExecutionContext, settings: Settings, last: dict
+) -> dict | None:
+    """The current adapter's recorded metadata when it passed its own check, does not serve,
+    and no merge has read it since (made by `forge train` alone, or an export that broke)."""
+    if not last["tuned_eval_loss"] < last["base_eval_loss"] or not _not_served(settings, last):
+        return None  # its own check would stop it again, or it is what serves
+    adapter = context.instance.get_latest_materialization_event(context.asset_key)
+    merged = context.instance.get_latest_materialization_event(dg.AssetKey("merged_model"))
+    if adapter is None or adapter.asset_materialization is None:
+        return None
+    if merged is not None and merged.timestamp >= adapter.timestamp:
+        return None
+    return dict(adapter.asset_materialization.metadata)
 
 
 def _heal(
