@@ -38,6 +38,7 @@ class Extraction(_Section):
         "i realise",
         "i wonder",
         "in hindsight",
+        "i learned",
     ]
     sections: list[str] = [  # headings (any level, wikilinked or not) over free writing
         "journal",
@@ -200,7 +201,10 @@ class Settings(_Section):
     home: Path = Path(".forge")
     cache_dir: Path | None = None
     base_model: str = DEFAULT_MODEL
-    system_prompt: str = "You are a reflective journaling companion."
+    system_prompt: str = (
+        "You are a reflective journaling companion. Answer in the first person, in the calm, "
+        "honest voice of the journal's author."
+    )
     parsing: Parsing = Parsing()
     extraction: Extraction = Extraction()
     datasets: Datasets = Datasets()
@@ -213,7 +217,7 @@ class Settings(_Section):
     automation: Automation = Automation()
     gemini: Gemini = Gemini()
     docker: Docker = Docker()
-    smoke_prompt: str = "What have I learned lately?"
+    smoke_prompt: str = "Looking back on this month, what have I learned about my mornings?"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -6,8 +6,15 @@ Does not touch: Dagster, models.
 from pathlib import Path
 
 import pytest
+import yaml
 
-from forge_pipeline.lib.core.config import ConfigError, env_name, load_settings
+from forge_pipeline.lib.core.config import (
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    env_name,
+    load_settings,
+)
 
 
 def test_project_forge_yaml_loads(forge_env: Path):
@@ -15,6 +22,22 @@ def test_project_forge_yaml_loads(forge_env: Path):
     assert settings.vault.name == "vault" and settings.vault.is_dir()
     assert settings.home == forge_env
     assert settings.training.max_steps == "auto" and settings.training.epochs > 0
+
+
+def test_the_shipped_forge_yaml_says_what_the_defaults_are():
+    # A forge.yaml of a user's own that sets only the vault gets the code's defaults: they must
+    # be what the project ships, tests and measures (cache_dir: the same folder, spelled out).
+    def drift(written: dict, default: dict, prefix: str = "") -> list[str]:
+        found = []
+        for key, value in written.items():
+            if isinstance(value, dict):
+                found += drift(value, default[key], f"{prefix}{key}.")
+            elif default.get(key) != value:
+                found.append(f"{prefix}{key}")
+        return found
+
+    shipped = yaml.safe_load((PROJECT_ROOT / "forge.yaml").read_text())
+    assert drift(shipped, Settings().model_dump(mode="json")) == ["cache_dir"]
 
 
 def test_env_and_overrides_win_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
