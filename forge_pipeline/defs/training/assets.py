@@ -72,14 +72,15 @@ def lora_adapter(
     Layout.require(layout.val, "curated_dataset")
     plan = make_plan(machine, settings.training, layout.tokens_p95())
     inputs = training_inputs(layout.dataset_version(), settings, plan)
-    last, last_run = _last_adapter(context)
+    last, last_run, last_event = _last_adapter(context)
     if (
         last.get("inputs_fingerprint") == inputs
         and (layout.adapter / "adapter_config.json").exists()
         and not _warm_and_not_served(settings, last)
     ):
-        kept = _never_exported(context, settings, last)
         check = _beats_base(last["base_eval_loss"], last["tuned_eval_loss"], last_run)
+        # An adapter its own check stops would be stopped again: nothing to export.
+        kept = _never_exported(context, settings, last, last_event) if check.passed else None
         if kept is not None:
             context.log.info(
                 f"Curated set and training settings unchanged since run {last_run}, whose "
@@ -323,29 +324,31 @@ def training_inputs(dataset_version: str, settings: Settings, plan: TrainingPlan
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _last_adapter(context: dg.AssetExecutionContext) -> tuple[dict, str | None]:
-    """The plain metadata and run id of the last adapter materialized, if any."""
+def _last_adapter(
+    context: dg.AssetExecutionContext,
+) -> tuple[dict, str | None, dg.EventLogEntry | None]:
+    """The plain metadata, run id and event of the last adapter materialized, if any."""
     event = context.instance.get_latest_materialization_event(context.asset_key)
     if event is None or event.asset_materialization is None:
-        return {}, None
+        return {}, None, None
     metadata = event.asset_materialization.metadata
-    return {k: getattr(v, "value", v) for k, v in metadata.items()}, event.run_id
+    return {k: getattr(v, "value", v) for k, v in metadata.items()}, event.run_id, event
 
 
 def _never_exported(
-    context: dg.AssetExecutionContext, settings: Settings, last: dict
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    last: dict,
+    event: dg.EventLogEntry | None,
 ) -> dict | None:
-    """The current adapter's recorded metadata when it passed its own check, does not serve,
-    and no merge has read it since (made by `forge train` alone, or an export that broke)."""
-    if not last["tuned_eval_loss"] < last["base_eval_loss"] or not _not_served(settings, last):
-        return None  # its own check would stop it again, or it is what serves
-    adapter = context.instance.get_latest_materialization_event(context.asset_key)
+    """The current adapter's recorded metadata (event) when it does not serve and no merge has
+    read it since (made by `forge train` alone, or an export that broke)."""
+    if event is None or event.asset_materialization is None or not _not_served(settings, last):
+        return None
     merged = context.instance.get_latest_materialization_event(dg.AssetKey("merged_model"))
-    if adapter is None or adapter.asset_materialization is None:
+    if merged is not None and merged.timestamp >= event.timestamp:
         return None
-    if merged is not None and merged.timestamp >= adapter.timestamp:
-        return None
-    return dict(adapter.asset_materialization.metadata)
+    return dict(event.asset_materialization.metadata)
 
 
 def _heal(
