@@ -14,7 +14,7 @@ from forge_pipeline.lib.core import chat
 from forge_pipeline.lib.core.artifacts import atomic_file, sha256_file
 from forge_pipeline.lib.core.base_model import resolve_base_model
 from forge_pipeline.lib.core.config import Curation
-from forge_pipeline.lib.core.jsonl import read_jsonl, write_jsonl, write_lines
+from forge_pipeline.lib.core.jsonl import read_jsonl, write_jsonl
 from forge_pipeline.lib.core.layout import Layout
 from forge_pipeline.lib.core.tables import markdown_table
 from forge_pipeline.lib.core.tokens import CachedTokenCounter
@@ -76,9 +76,8 @@ def reflection_examples(
         }
         write_jsonl(layout.examples, examples)
     else:
-        write_lines(layout.examples, run.lines)
-        step = max(1, len(run.lines) // SAMPLE_SIZE)  # a spread sample: only it needs dicts
-        examples = [json.loads(line) for line in run.lines[::step][:SAMPLE_SIZE]]
+        run.write(layout.examples)
+        examples = [json.loads(line) for line in run.spread_sample(SAMPLE_SIZE)]  # dicts: a few
     sha = sha256_file(layout.examples)
     return dg.MaterializeResult(
         metadata={
@@ -97,7 +96,7 @@ def extraction_metadata(run: ExtractionRun, template_lines_left_out: int) -> dic
     """What extraction found and left, by rule and reason, and how much of the journal it covers."""
     not_yours = sum(n for reason, n in run.left.items() if reason.startswith("not yours"))
     return {
-        "examples": len(run.lines),
+        "examples": len(run.examples),
         "notes_with_examples": run.notes_with_examples,
         "notes_extracted_this_run": run.notes_extracted,
         "notes_reused": run.notes_reused,

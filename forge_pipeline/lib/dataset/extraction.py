@@ -4,7 +4,9 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 from forge_pipeline.lib.core import example_id
 from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.core.gc_pause import cycle_collector_paused
+from forge_pipeline.lib.core.jsonl import write_arrow_lines
 from forge_pipeline.lib.core.source_key import source_key
 from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_workers
 from forge_pipeline.lib.dataset import blocks, clean, kinds, passages, reflections
@@ -47,7 +50,7 @@ PARALLEL_MIN_NOTES = 4000
 class ExtractionRun:
     """Every example as a JSON line (in note order), their kinds, and what was read this time."""
 
-    lines: list[str]
+    examples: pa.ChunkedArray  # the JSON lines, kept in Arrow: most runs only count and write them
     notes_extracted: int
     notes_reused: int
     kinds: Counter[str]
@@ -56,6 +59,20 @@ class ExtractionRun:
     left: Counter[str]  # passages (or whole notes) left out, by reason
     daily_notes: int
     daily_with_examples: int
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """Every example's JSON line, as Python strings."""
+        return values(self.examples)
+
+    def spread_sample(self, size: int) -> list[str]:
+        """About size lines spread evenly over all of them."""
+        step = max(1, len(self.examples) // size)
+        return values(self.examples.take(list(range(0, len(self.examples), step)[:size])))
+
+    def write(self, path: Path) -> None:
+        """Write every example to a JSONL file, atomically."""
+        write_arrow_lines(path, self.examples)
 
     @property
     def daily_coverage(self) -> float:
@@ -99,7 +116,7 @@ def extract_all(
     examples = table["examples"]
     gave = table.filter(pc.greater(pc.list_value_length(examples), pa.scalar(0)))
     return ExtractionRun(
-        lines=values(pc.list_flatten(examples)),
+        examples=cast(pa.ChunkedArray, pc.list_flatten(examples)),  # flat, chunked as the table
         notes_extracted=todo.num_rows,
         notes_reused=index.num_rows - todo.num_rows,
         kinds=_counts(table["kinds"]),

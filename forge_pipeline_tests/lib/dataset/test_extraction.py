@@ -74,3 +74,18 @@ def test_a_corrupt_cache_or_notes_table_is_rebuilt_or_named(synthetic):
     scan = refresh_notes(root, Parsing(), notes)  # an unreadable table: every note read again
     assert scan.table.num_rows == total and not scan.reused
     assert extract_all(notes, cache, Extraction(), "sys").lines == first.lines
+
+
+def test_the_written_file_holds_every_line_after_a_partial_reuse(synthetic):
+    root, work = synthetic
+    notes, cache = work / "notes.arrow", work / "cache.arrow"
+    extract_all(notes, cache, Extraction(), "sys")
+    changed = sorted((root / "Daily").rglob("*.md"))[5]
+    changed.write_text(changed.read_text() + "\nI realize one note changed. #insight\n")
+    refresh_notes(root, Parsing(), notes)
+    run = extract_all(notes, cache, Extraction(), "sys")  # reused rows and fresh ones, merged
+    assert run.notes_extracted == 1
+    run.write(work / "examples.jsonl")
+    assert (work / "examples.jsonl").read_text(encoding="utf-8").splitlines() == run.lines
+    sample = run.spread_sample(10)
+    assert len(sample) == 10 and set(sample) <= set(run.lines)
