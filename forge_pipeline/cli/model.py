@@ -18,6 +18,7 @@ from forge_pipeline.lib.core.config import (
 from forge_pipeline.lib.export.gguf_check import load_llama, token_cap, validate_gguf
 from forge_pipeline.serving.client import ServerClient, ServerError
 from forge_pipeline.serving.guard import is_loopback
+from forge_pipeline.serving.idle_threads import spin_briefly_when_idle
 from forge_pipeline.serving.names import ADMIN_TOKEN_ENV, API_KEY_ENV, MODEL_ALIAS
 from forge_pipeline.serving.registry import ModelRegistry
 
@@ -28,6 +29,7 @@ def serve(
     port: int = typer.Option(None, help="Default: serving.port."),
 ) -> None:
     """Serve the deployed model: OpenAI API, /health, /admin/* (token in FORGE_ADMIN_TOKEN)."""
+    spin_briefly_when_idle()  # before the server's import loads llama.cpp
     import uvicorn
 
     from forge_pipeline.serving.server import create_forge_app

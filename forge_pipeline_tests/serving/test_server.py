@@ -208,3 +208,50 @@ def test_forge_chat_keeps_history_and_streams(served, command: str, through_serv
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("Forge:") == 2
+
+
+def test_forge_serve_has_idle_llama_threads_sleep_soon_unless_the_user_says(served):
+    # libgomp reads GOMP_SPINCOUNT once, as llama.cpp loads: `forge serve` must set it first.
+    script = (
+        "import ctypes, uvicorn\n"
+        "from forge_pipeline.cli import app\n"
+        "uvicorn.run = lambda *args, **kwargs: ctypes.CDLL('libgomp.so.1').omp_display_env(1)\n"
+        "app(['serve'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    env["FORGE_HOME"] = str(served["home"])
+    for users, expected in ((None, "10000"), ("500", "500")):
+        run_env = {**env, "GOMP_SPINCOUNT": users} if users else env
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=run_env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"GOMP_SPINCOUNT = '{expected}'" in done.stderr
+
+
+def test_the_app_makes_every_blocking_call_on_one_worker_thread(served):
+    # A second thread calling llama.cpp brings its own OpenMP threads, and on a small machine
+    # libgomp then stops spinning at llama.cpp's barriers: every token gets slower.
+    import anyio
+    from starlette.testclient import TestClient
+
+    from forge_pipeline.lib.core.config import Serving
+    from forge_pipeline.serving.server import create_forge_app
+
+    async def threads_of_concurrent_calls() -> set[int]:
+        idents: set[int] = set()
+
+        def record() -> None:
+            time.sleep(0.01)  # long enough that the calls overlap, if they may
+            idents.add(threading.get_ident())
+
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(anyio.to_thread.run_sync, record)
+        return idents
+
+    app = create_forge_app(served["registry"], Serving(threads=1, n_ctx=512), None)
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        assert client.get("/health").json()["status"] == "ok"
+        assert client.portal is not None
+        assert len(client.portal.call(threads_of_concurrent_calls)) == 1
