@@ -23,6 +23,7 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench.habit_vaults
+from machine import matmul_gflops  # noqa: E402
 from results import record  # noqa: E402
 
 from bench.habit_vaults import HIGHLIGHTS  # noqa: E402
@@ -31,7 +32,6 @@ from forge_pipeline.defs.dataset.assets import reflection_examples  # noqa: E402
 from forge_pipeline.defs.resources import ForgeResource, GeminiResource  # noqa: E402
 from forge_pipeline.defs.vault.assets import vault_notes  # noqa: E402
 from forge_pipeline.lib.core.config import Extraction, Parsing  # noqa: E402
-from forge_pipeline.lib.core.jsonl import write_lines  # noqa: E402
 from forge_pipeline.lib.dataset.extraction import ExtractionRun, extract_all  # noqa: E402
 from forge_pipeline.lib.vault.scan import refresh_notes  # noqa: E402
 from forge_pipeline.lib.vault.templates import template_lines  # noqa: E402
@@ -74,7 +74,7 @@ def parse_and_extract(vault: Path, work: Path) -> tuple[float, int, int, Extract
     scan = refresh_notes(vault, Parsing(), work / "notes.arrow")
     boilerplate = template_lines(vault, Extraction().templates_folder)
     run = extract_all(work / "notes.arrow", work / "cache.arrow", Extraction(), SYSTEM, boilerplate)
-    write_lines(work / "examples.jsonl", run.lines)
+    run.write(work / "examples.jsonl")
     seconds = time.perf_counter() - started
     notes = scan.table.num_rows + len(scan.reused)
     assert scan.files_seen == notes + len(scan.skipped), "a file was not accounted for"
@@ -134,6 +134,7 @@ def main(notes: int = 100_000, rounds: int = 3) -> None:
     plain_read(vault)  # warm the page cache, so every timing reads from memory
     floor = plain_read(vault)
     native_stat = find_stat(vault)
+    gflops = matmul_gflops()  # how fast this (shared, noisy) machine runs right now
     colds, reruns, stat_floors = [], [], []
     for number in range(rounds):  # the machine is noisy: medians of several rounds, and spreads
         work = OUT / f"work-{number}"
@@ -150,7 +151,7 @@ def main(notes: int = 100_000, rounds: int = 3) -> None:
     cold, incremental = statistics.median(colds), statistics.median(reruns)
     ratios = [rerun / stat for rerun, stat in zip(reruns, stat_floors, strict=True)]
     print(f"plain read {floor:.2f} s, find {native_stat:.2f} s")
-    note = f"{notes} synthetic notes, {os.cpu_count()} cores"
+    note = f"{notes} synthetic notes, {os.cpu_count()} cores at {gflops} GFLOP/s fp32 matmul"
     spread = f"{note}, median of {rounds} rounds (the first starts the workers): " + ", ".join(
         f"{parsed / seconds:.0f}" for seconds in colds
     )
@@ -166,7 +167,7 @@ def main(notes: int = 100_000, rounds: int = 3) -> None:
     find_note = note + ", GNU find stat-ing every file (what a re-run cannot go below)"
     record("vault.stat_floor_find_s", round(native_stat, 2), "s", COMMAND, find_note)
     habits = note + ", every habit of bench/habit_vaults.py, default extraction rules"
-    per_1k = round(1000 * len(run.lines) / parsed)
+    per_1k = round(1000 * len(run.examples) / parsed)
     record("extract.examples_per_1k_notes", per_1k, "examples", COMMAND, habits)
     record("extract.daily_coverage", run.daily_coverage, "share", COMMAND, habits)
     record("extract.not_yours_leaked", leaked(run), "examples", COMMAND, habits)
