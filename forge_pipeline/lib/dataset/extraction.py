@@ -68,7 +68,8 @@ class ExtractionRun:
     def spread_sample(self, size: int) -> list[str]:
         """About size lines spread evenly over all of them."""
         step = max(1, len(self.examples) // size)
-        return values(self.examples.take(list(range(0, len(self.examples), step)[:size])))
+        rows = pa.array(range(0, len(self.examples), step)[:size], pa.int64())  # typed if empty
+        return values(self.examples.take(rows))
 
     def write(self, path: Path) -> None:
         """Write every example to a JSONL file, atomically."""

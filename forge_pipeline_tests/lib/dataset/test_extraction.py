@@ -89,3 +89,14 @@ def test_the_written_file_holds_every_line_after_a_partial_reuse(synthetic):
     assert (work / "examples.jsonl").read_text(encoding="utf-8").splitlines() == run.lines
     sample = run.spread_sample(10)
     assert len(sample) == 10 and set(sample) <= set(run.lines)
+
+
+def test_a_vault_with_no_examples_writes_an_empty_file_and_samples_nothing(tmp_path: Path):
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "todo.md").write_text("- [ ] buy milk\n")
+    refresh_notes(vault, Parsing(), tmp_path / "notes.arrow")
+    run = extract_all(tmp_path / "notes.arrow", tmp_path / "cache.arrow", Extraction(), "sys")
+    run.write(tmp_path / "examples.jsonl")
+    assert (tmp_path / "examples.jsonl").read_bytes() == b""
+    assert run.spread_sample(10) == [] and run.lines == []
