@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -119,8 +121,9 @@ def api_tokens_per_s(url: str, bias: dict[int, float]) -> float:
     return generated / seconds
 
 
-def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """`forge serve` on a free loopback port for the benchmark's FORGE_HOME."""
+@contextmanager
+def serving(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`forge serve` on a free loopback port for the benchmark's FORGE_HOME, stopped on leaving."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -130,15 +133,20 @@ def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Po
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                return server, url
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("forge serve did not start")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("forge serve did not start")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def reload_seconds(url: str) -> float:
@@ -201,30 +209,29 @@ def main() -> None:
         COMMAND,
         f"q4_k_m {q4:.1f} tok/s; {note}",
     )
-    server, url = start_server()
-    # The same server with libgomp's own spin count, which `forge serve` lowers (idle_threads.py).
-    spinning, spinning_url = start_server({SPIN_COUNT_ENV: LIBGOMP_DEFAULT_SPINS})
-    try:
-        served = HOME / "registry" / "current"
-        gguf = next(served.glob("model-q8_0.gguf"))
-        bias = eos_bias(gguf)
-        gflops = matmul_gflops()  # how fast this shared machine runs right now
-        # Alternate the three, several rounds, and keep the median ratios: the machine is noisy.
-        rounds = [
-            (
-                llama_tokens_per_s(gguf),
-                api_tokens_per_s(url, bias),
-                api_tokens_per_s(spinning_url, bias),
-            )
-            for _ in range(ROUNDS)
-        ]
+    gguf = next((HOME / "registry" / "current").glob("model-q8_0.gguf"))
+    bias = eos_bias(gguf)
+    gflops = matmul_gflops()  # how fast this shared machine runs right now
+    with serving() as url:
+        # The same server with libgomp's own spin count, which `forge serve` lowers
+        # (idle_threads.py); stopped before the reloads are timed.
+        with serving({SPIN_COUNT_ENV: LIBGOMP_DEFAULT_SPINS}) as spinning_url:
+            # Alternate the three, several rounds, and keep the median ratios: the machine is noisy.
+            rounds = [
+                (
+                    llama_tokens_per_s(gguf),
+                    api_tokens_per_s(url, bias),
+                    api_tokens_per_s(spinning_url, bias),
+                )
+                for _ in range(ROUNDS)
+            ]
         record(
             "serve.api_vs_inprocess_ratio",
             round(statistics.median(api / inprocess for inprocess, api, _ in rounds), 2),
             "x",
             COMMAND,
-            f"median of {ROUNDS} alternating rounds, q8_0, {gflops} GFLOP/s fp32 matmul; streamed "
-            "API vs in-process tok/s: "
+            f"median of {ROUNDS} alternating rounds, q8_0, {gflops} GFLOP/s fp32 matmul; "
+            "streamed API vs in-process tok/s: "
             + ", ".join(f"{api:.1f}/{inprocess:.1f}" for inprocess, api, _ in rounds)
             + f"; with libgomp's default {LIBGOMP_DEFAULT_SPINS} spins, same rounds: "
             + ", ".join(f"{slow:.1f}" for _, _, slow in rounds)
@@ -239,18 +246,14 @@ def main() -> None:
             "one reload with no request in flight",
         )
         reload_s, failed = reload_under_load(url)
-        record(
-            "serve.reload_s",
-            round(reload_s, 3),
-            "s",
-            COMMAND,
-            "mean of 3 reloads of the current version while 2 clients keep asking",
-        )
-        record("serve.reload_failed_requests", failed, "requests", COMMAND)
-    finally:
-        for process in (server, spinning):
-            process.terminate()
-            process.wait(timeout=30)
+    record(
+        "serve.reload_s",
+        round(reload_s, 3),
+        "s",
+        COMMAND,
+        "mean of 3 reloads of the current version while 2 clients keep asking",
+    )
+    record("serve.reload_failed_requests", failed, "requests", COMMAND)
 
 
 if __name__ == "__main__":
