@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,7 +16,7 @@ from forge_pipeline.lib.core.config import Extraction
 from forge_pipeline.lib.core.gc_pause import cycle_collector_paused
 from forge_pipeline.lib.core.jsonl import write_arrow_lines
 from forge_pipeline.lib.core.source_key import source_key
-from forge_pipeline.lib.core.workers import chunk_slices, map_in_workers, worth_workers
+from forge_pipeline.lib.core.workers import map_table_in_workers, worth_workers
 from forge_pipeline.lib.dataset import blocks, clean, kinds, passages, reflections
 from forge_pipeline.lib.dataset.kinds import QUESTIONS
 from forge_pipeline.lib.dataset.reflections import Limits, explain_note
@@ -108,8 +108,9 @@ def extract_all(
     fresh = CACHE_SCHEMA.empty_table()
     if todo.num_rows:
         notes = read_table(notes_path)
-        rows = pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"]))
-        fresh = _extract(notes, values(rows), (rules, system_prompt, boilerplate, limits))
+        if todo.num_rows < notes.num_rows:
+            notes = notes.take(pc.indices_nonzero(pc.is_in(notes["path"], value_set=todo["path"])))
+        fresh = _extract(notes, rules, system_prompt, boilerplate, limits)
     reused = joined.filter(pc.invert(missing))["row"].combine_chunks()
     table = union_sorted(cache, reused, fresh)
     if todo.num_rows or len(reused) != cache.num_rows:  # unchanged: keep the file as it is
@@ -140,13 +141,11 @@ def rules_key(
     return hashlib.sha256((text + code).encode()).hexdigest()[:16]
 
 
-def _extract(table: pa.Table, rows: list[int], shared: tuple) -> pa.Table:
-    """Examples of the given rows of the notes table, in worker processes when there are many."""
-    if not worth_workers(len(rows), PARALLEL_MIN_NOTES):
-        return _extract_chunk(table.take(rows), *shared)
-    # take, not slice: a pickled slice carries the whole table's buffers to every worker.
-    chunks = [table.take(rows[part]) for part in chunk_slices(len(rows))]
-    return pa.concat_tables(map_in_workers(_extract_chunk, chunks, *shared))
+def _extract(notes: pa.Table, *shared: Any) -> pa.Table:
+    """Examples of every note of the table, in worker processes when there are many."""
+    if not worth_workers(notes.num_rows, PARALLEL_MIN_NOTES):
+        return _extract_chunk(notes, *shared)
+    return pa.concat_tables(map_table_in_workers(_extract_chunk, notes, *shared))
 
 
 def _extract_chunk(

@@ -61,9 +61,10 @@ def _json(meta: dict) -> str | None:
 
 
 def merged_table(previous: Path | None, keep: list[str], fresh: pa.Table) -> pa.Table:
-    """The previous table's rows for the kept paths plus freshly read ones, sorted by path."""
+    """The previous table's rows for the kept paths plus freshly read ones (fresh is sorted by
+    path, as scan_vault returns it), sorted by path."""
     if previous is None or not keep:
-        return fresh.sort_by("path")
+        return fresh
     old = read_table(previous)
     kept = pc.indices_nonzero(pc.is_in(old["path"], value_set=pa.array(keep, pa.string())))
     return union_sorted(old, kept, fresh)

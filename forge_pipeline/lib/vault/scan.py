@@ -30,7 +30,7 @@ from forge_pipeline.lib.vault.parse import parse_note
 class VaultScan:
     """Every file of a vault, accounted for: notes read now, unchanged notes, skipped files."""
 
-    table: pa.Table  # the notes read now, in notes_store's schema
+    table: pa.Table  # the notes read now, in notes_store's schema, sorted by path
     skipped: list[Skipped]
     files_seen: int
     reused: list[str]
@@ -74,9 +74,12 @@ def scan_vault(
                 reused.append(rel)
             else:
                 to_read.append((path, rel, found))
+    # Read in path order, so the table comes out sorted: sorting 100k notes in Arrow copies
+    # every body (~0.5 s), sorting the list of paths first does not.
+    to_read.sort(key=lambda item: item[1])
     table, unreadable = _read_all(to_read, rules.max_note_kb * 1024)
     return VaultScan(
-        table=table.sort_by("path"),
+        table=table,
         skipped=sorted(skipped + unreadable, key=lambda s: s.path),
         files_seen=files_seen,
         reused=reused,

@@ -6,6 +6,7 @@ Does not touch: notes, Dagster.
 import gc
 import os
 
+import pyarrow as pa
 import pytest
 
 from forge_pipeline.lib.core import workers
@@ -27,6 +28,23 @@ def test_workers_start_once_and_keep_the_order():
     pids = {pid for pid, _ in first + second}
     assert os.getpid() not in pids
     assert len(pids) <= workers.WORKERS  # the second call reused the first call's workers
+
+
+def rows_of(part: pa.Table, label: str) -> tuple[str, list, int]:
+    """A part's rows and the bytes of Arrow data it arrived with."""
+    return label, part["n"].to_pylist(), part.get_total_buffer_size()
+
+
+@pytest.mark.skipif(workers.WORKERS < 2, reason="one core: no worker processes are started")
+def test_a_table_goes_to_workers_in_order_each_part_with_only_its_own_rows():
+    table = pa.concat_tables(  # several chunks, as a table read from disk and merged has
+        [pa.table({"n": range(start, start + 500), "s": ["x" * 100] * 500}) for start in (0, 500)]
+    )
+    found = workers.map_table_in_workers(rows_of, table, "shared")
+    assert [n for _, rows, _ in found for n in rows] == list(range(1000))
+    assert {label for label, _, _ in found} == {"shared"} and len(found) > 2
+    # A pickled slice would carry the whole table's buffers to every worker.
+    assert sum(size for _, _, size in found) < 1.5 * table.get_total_buffer_size()
 
 
 def test_collector_paused_inside_and_restored_after_an_error():

@@ -53,6 +53,8 @@ def test_worker_processes_give_the_same_notes_and_examples(synthetic, monkeypatc
     monkeypatch.setattr(vault, "PARALLEL_MIN_FILES", 10)
     monkeypatch.setattr(extraction, "PARALLEL_MIN_NOTES", 10)
     parallel_scan = vault.scan_vault(root)
+    paths = serial_scan.table["path"].to_pylist()
+    assert paths == sorted(paths) and len(paths) > 300  # read in path order, never re-sorted
     assert parallel_scan.table.equals(serial_scan.table)
     assert parallel_scan.skipped == serial_scan.skipped
     parallel = extract_all(work / "notes.arrow", work / "parallel.arrow", Extraction(), "sys")
