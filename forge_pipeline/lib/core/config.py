@@ -102,7 +102,8 @@ Auto = Literal["auto"]
 class Training(_Section):
     max_steps: int | Auto = "auto"  # "auto": epochs x train examples / effective batch
     epochs: float = Field(default=3, gt=0)  # passes over the training set when max_steps is auto
-    time_budget_min: float = Field(default=30, ge=0)  # stop where the pace says none fit; 0: off
+    # 25: with export, evaluation and deploy after it, a real vault's nightly run fits half an hour.
+    time_budget_min: float = Field(default=25, ge=0)  # stop where the pace says none fit; 0: off
     batch_size: int | Auto = "auto"  # "auto": from the plan (hardware and data)
     grad_accum: int | Auto = "auto"
     learning_rate: float = 2e-4
